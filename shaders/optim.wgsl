@@ -1,0 +1,50 @@
+// Optimiser updates, one thread per parameter.
+
+struct Params {
+    n: u32,
+    _pad: u32,
+    lr: f32,
+    momentum: f32,   // SGD momentum, or Adam beta1
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bc1: f32,        // Adam bias corrections 1 - beta^t
+    bc2: f32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> w: array<f32>;
+@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+
+const WG: u32 = 256u;
+
+// PyTorch SGD: d = g + wd*w; m = momentum*m + d; w -= lr*m
+@compute @workgroup_size(256)
+fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.n) { return; }
+    let d = g[i] + p.weight_decay * w[i];
+    let mi = p.momentum * m[i] + d;
+    m[i] = mi;
+    w[i] = w[i] - p.lr * mi;
+}
+
+// PyTorch Adam (L2 weight decay added to the gradient).
+@compute @workgroup_size(256)
+fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.n) { return; }
+    let d = g[i] + p.weight_decay * w[i];
+    let mi = p.momentum * m[i] + (1.0 - p.momentum) * d;
+    let vi = p.beta2 * v[i] + (1.0 - p.beta2) * d * d;
+    m[i] = mi;
+    v[i] = vi;
+    let mhat = mi / p.bc1;
+    let vhat = vi / p.bc2;
+    w[i] = w[i] - p.lr * mhat / (sqrt(vhat) + p.eps);
+}

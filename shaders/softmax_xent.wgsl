@@ -1,0 +1,46 @@
+// Softmax cross-entropy over rows of logits [B, K] with integer labels.
+// forward: loss[b] = logsumexp(z_b) - z_b[y_b], probs = softmax(z)
+// backward: dz[b, k] = dloss[b] * (probs[b, k] - [k == y_b])
+
+struct Params {
+    batch: u32,
+    classes: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<u32>;
+@group(0) @binding(3) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(4) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(5) var<storage, read> dloss: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dz: array<f32>;
+
+@compute @workgroup_size(64)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let b = gid.x + gid.y * nwg.x * 64u;
+    if (b >= p.batch) { return; }
+    let base = b * p.classes;
+    var m = z[base];
+    for (var k = 1u; k < p.classes; k++) { m = max(m, z[base + k]); }
+    var s = 0.0;
+    for (var k = 0u; k < p.classes; k++) {
+        let e = exp(z[base + k] - m);
+        probs[base + k] = e;
+        s += e;
+    }
+    let inv = 1.0 / s;
+    for (var k = 0u; k < p.classes; k++) { probs[base + k] *= inv; }
+    loss[b] = m + log(s) - z[base + labels[b]];
+}
+
+@compute @workgroup_size(64)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    if (i >= p.batch * p.classes) { return; }
+    let b = i / p.classes;
+    let k = i % p.classes;
+    let onehot = select(0.0, 1.0, k == labels[b]);
+    dz[i] = dloss[b] * (probs[i] - onehot);
+}

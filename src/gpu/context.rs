@@ -1,0 +1,470 @@
+//! Adapter choice, device creation, and the `Gpu` handle every op uses.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Result};
+
+use super::kernel::{BindingKind, Kernel};
+use super::pool::BufferPool;
+use super::profiler::{ProfileMode, Profiler};
+use super::recorder::{Cmd, Recorder};
+use crate::tensor::Tensor;
+
+/// `--device`: which kind of adapter to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// The best hardware GPU, else the software adapter.
+    #[default]
+    Auto,
+    /// A hardware GPU only.
+    Gpu,
+    /// wgpu's software/fallback adapter (lavapipe on Linux).
+    Cpu,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    pub device: DeviceChoice,
+    /// Case-insensitive substring of the adapter name (`--adapter`).
+    pub adapter: Option<String>,
+    pub profile: bool,
+}
+
+/// Bytes reserved per dispatch in the uniform parameter arena.
+const PARAM_SLOT: u64 = 256;
+/// Dispatches recorded before an automatic submit.
+const ARENA_SLOTS: u64 = 4096;
+
+type PipelineKey = (usize, Vec<(String, u64)>);
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pool: Arc<BufferPool>,
+    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    rec: Mutex<Recorder>,
+    prof: Mutex<Profiler>,
+    params: wgpu::Buffer,
+    slot: u64,
+}
+
+fn instance() -> (wgpu::Instance, wgpu::Backends) {
+    let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    let backends = desc.backends;
+    (wgpu::Instance::new(desc), backends)
+}
+
+/// All adapters wgpu can see (respecting `WGPU_BACKEND`).
+pub fn list_adapters() -> Vec<wgpu::Adapter> {
+    let (inst, backends) = instance();
+    pollster::block_on(inst.enumerate_adapters(backends))
+}
+
+fn rank(info: &wgpu::AdapterInfo) -> u32 {
+    let ty = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 40,
+        wgpu::DeviceType::IntegratedGpu => 30,
+        wgpu::DeviceType::VirtualGpu => 20,
+        wgpu::DeviceType::Other => 10,
+        wgpu::DeviceType::Cpu => 0,
+    };
+    // GL is the last resort: no subgroups, no f16, slower dispatch.
+    ty + if info.backend == wgpu::Backend::Gl { 0 } else { 5 }
+}
+
+fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+fn choose_adapter(opts: &GpuOptions) -> Result<wgpu::Adapter> {
+    let all = list_adapters();
+    if all.is_empty() {
+        bail!("no GPU adapter found: install a Vulkan driver (on Linux without a GPU: apt-get install mesa-vulkan-drivers for lavapipe)");
+    }
+    let listing = all.iter().map(|a| describe(&a.get_info())).collect::<Vec<_>>().join("; ");
+    let name = opts.adapter.clone().or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok());
+    let mut cands: Vec<wgpu::Adapter> = all
+        .into_iter()
+        .filter(|a| {
+            let info = a.get_info();
+            let is_cpu = info.device_type == wgpu::DeviceType::Cpu;
+            match opts.device {
+                DeviceChoice::Auto => true,
+                DeviceChoice::Gpu => !is_cpu,
+                DeviceChoice::Cpu => is_cpu,
+            }
+        })
+        .filter(|a| match &name {
+            Some(n) => a.get_info().name.to_lowercase().contains(&n.to_lowercase()),
+            None => true,
+        })
+        .collect();
+    if cands.is_empty() {
+        return Err(match &name {
+            Some(n) => anyhow!("--adapter {n:?} matches no {:?} adapter; available: {listing}", opts.device),
+            None => anyhow!("--device {:?}: no such adapter; available: {listing}", opts.device),
+        });
+    }
+    cands.sort_by_key(|a| std::cmp::Reverse(rank(&a.get_info())));
+    Ok(cands.remove(0))
+}
+
+/// Human-readable report of every adapter for `advlab info`.
+pub fn adapter_report() -> String {
+    let mut s = String::new();
+    for a in list_adapters() {
+        let info = a.get_info();
+        let f = a.features();
+        let l = a.limits();
+        s += &format!(
+            "{}\n  backend {:?}, type {:?}, driver {} {}\n  features: timestamps {}, timestamps-inside-passes {}, f16 {}, subgroups {}\n  limits: storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB, invocations/workgroup {}, workgroups/dim {}, storage buffers/stage {}\n",
+            info.name,
+            info.backend,
+            info.device_type,
+            info.driver,
+            info.driver_info,
+            f.contains(wgpu::Features::TIMESTAMP_QUERY),
+            f.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES),
+            f.contains(wgpu::Features::SHADER_F16),
+            f.contains(wgpu::Features::SUBGROUP),
+            l.max_storage_buffer_binding_size >> 20,
+            l.max_buffer_size >> 20,
+            l.max_compute_workgroup_storage_size >> 10,
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroups_per_dimension,
+            l.max_storage_buffers_per_shader_stage,
+        );
+    }
+    if s.is_empty() {
+        s = "no adapters found (install a Vulkan driver; lavapipe: apt-get install mesa-vulkan-drivers)\n".into();
+    }
+    s
+}
+
+impl Gpu {
+    pub fn new(opts: &GpuOptions) -> Result<Arc<Gpu>> {
+        let adapter = choose_adapter(opts)?;
+        let info = adapter.get_info();
+        let wanted = wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+            | wgpu::Features::SHADER_F16;
+        let features = adapter.features() & wanted;
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("advlab"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| anyhow!("cannot open device on adapter {}: {e}", describe(&info)))?;
+        let slot = PARAM_SLOT.max(limits.min_uniform_buffer_offset_alignment as u64);
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params arena"),
+            size: slot * ARENA_SLOTS,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mode = if !opts.profile {
+            ProfileMode::Off
+        } else if features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            ProfileMode::Timestamps
+        } else {
+            ProfileMode::WallClock
+        };
+        let prof = Profiler::new(&device, &queue, mode);
+        Ok(Arc::new(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            pool: BufferPool::new(),
+            modules: Mutex::default(),
+            pipelines: Mutex::default(),
+            rec: Mutex::new(Recorder::default()),
+            prof: Mutex::new(prof),
+            params,
+            slot,
+        }))
+    }
+
+    /// "name (backend, type)": goes into every results.json.
+    pub fn adapter_name(&self) -> String {
+        describe(&self.info)
+    }
+
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    pub fn pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+
+    fn pipeline(&self, k: &'static Kernel, consts: &[(&str, f64)]) -> Arc<wgpu::ComputePipeline> {
+        let key: PipelineKey = (
+            k as *const Kernel as usize,
+            consts.iter().map(|(n, v)| (n.to_string(), v.to_bits())).collect(),
+        );
+        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
+            return p.clone();
+        }
+        let module = {
+            let mut mods = self.modules.lock().unwrap();
+            mods.entry(k.file.name)
+                .or_insert_with(|| {
+                    self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(k.file.name),
+                        source: wgpu::ShaderSource::Wgsl(k.file.source.into()),
+                    })
+                })
+                .clone()
+        };
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = k
+            .bindings
+            .iter()
+            .map(|&(binding, kind)| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match kind {
+                        BindingKind::Uniform => wgpu::BufferBindingType::Uniform,
+                        BindingKind::StorageRead => wgpu::BufferBindingType::Storage { read_only: true },
+                        BindingKind::StorageReadWrite => {
+                            wgpu::BufferBindingType::Storage { read_only: false }
+                        }
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let bgl = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: None,
+            entries: &entries,
+        });
+        let layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: None,
+            bind_group_layouts: &[Some(&bgl)],
+            immediate_size: 0,
+        });
+        let name = k.name();
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&name),
+            layout: Some(&layout),
+            module: &module,
+            entry_point: Some(k.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: consts,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        let p = Arc::new(pipeline);
+        self.pipelines.lock().unwrap().insert(key, p.clone());
+        p
+    }
+
+    /// Record one dispatch of `k`. `params` fills the uniform at the entry's
+    /// uniform binding (if it has one); `bufs` fill its storage bindings in
+    /// binding order. Nothing runs until the next flush (a read-back, an
+    /// upload, or a full recorder).
+    pub fn dispatch<P: bytemuck::Pod>(&self, k: &'static Kernel, params: &P, bufs: &[&Tensor], groups: [u32; 3]) {
+        self.dispatch_with(k, &[], params, bufs, groups)
+    }
+
+    /// `dispatch` with WGSL `override` constants (tile sizes and the like).
+    pub fn dispatch_with<P: bytemuck::Pod>(
+        &self,
+        k: &'static Kernel,
+        consts: &[(&str, f64)],
+        params: &P,
+        bufs: &[&Tensor],
+        groups: [u32; 3],
+    ) {
+        assert_eq!(
+            bufs.len(),
+            k.storage_count(),
+            "{}: {} storage buffers bound, entry point uses {}",
+            k.name(),
+            bufs.len(),
+            k.storage_count()
+        );
+        let bytes = bytemuck::bytes_of(params);
+        assert!(bytes.len() as u64 <= self.slot, "{}: params larger than a slot", k.name());
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        assert!(
+            groups.iter().all(|&g| g <= max),
+            "{}: dispatch {:?} exceeds {} workgroups per dimension",
+            k.name(),
+            groups,
+            max
+        );
+        let pipeline = self.pipeline(k, consts);
+        let mut rec = self.rec.lock().unwrap();
+        if rec.dispatches() as u64 >= ARENA_SLOTS {
+            self.flush_locked(&mut rec);
+        }
+        let offset = rec.params.len() as u64;
+        let mut entries = Vec::with_capacity(k.bindings.len());
+        let mut next = bufs.iter();
+        for &(binding, kind) in k.bindings {
+            let resource = if kind == BindingKind::Uniform {
+                wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &self.params,
+                    offset,
+                    size: wgpu::BufferSize::new((bytes.len() as u64).max(16).next_multiple_of(16)),
+                })
+            } else {
+                next.next().unwrap().buffer().as_entire_binding()
+            };
+            entries.push(wgpu::BindGroupEntry { binding, resource });
+        }
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        rec.params.extend_from_slice(bytes);
+        rec.params.resize((offset + self.slot) as usize, 0);
+        rec.cmds.push(Cmd::Dispatch { pipeline, bind_group, groups, kernel: k });
+    }
+
+    /// Record a buffer-to-buffer copy into the stream.
+    pub fn copy(&self, src: &Tensor, dst: &Tensor) {
+        assert!(dst.len() >= src.len(), "copy: destination smaller than source");
+        self.rec.lock().unwrap().cmds.push(Cmd::Copy {
+            src: src.buffer().clone(),
+            dst: dst.buffer().clone(),
+            bytes: src.len() as u64 * 4,
+        });
+    }
+
+    /// Record a fill with zeros into the stream.
+    pub fn clear(&self, t: &Tensor) {
+        self.rec.lock().unwrap().cmds.push(Cmd::Clear { buf: t.buffer().clone() });
+    }
+
+    /// Submit everything recorded so far.
+    pub fn flush(&self) {
+        let mut rec = self.rec.lock().unwrap();
+        self.flush_locked(&mut rec);
+    }
+
+    fn flush_locked(&self, rec: &mut Recorder) {
+        if rec.cmds.is_empty() {
+            return;
+        }
+        if !rec.params.is_empty() {
+            self.queue.write_buffer(&self.params, 0, &rec.params);
+        }
+        let cmds = std::mem::take(&mut rec.cmds);
+        rec.params.clear();
+        self.prof.lock().unwrap().submit(&self.device, &self.queue, cmds);
+    }
+
+    /// A new tensor with undefined contents (from the pool).
+    pub fn alloc(self: &Arc<Self>, shape: &[usize]) -> Tensor {
+        let n: usize = shape.iter().product();
+        let bytes = (n as u64 * 4).max(4);
+        assert!(
+            bytes <= self.limits.max_storage_buffer_binding_size as u64,
+            "tensor {:?} ({} MiB) exceeds the adapter's storage binding limit of {} MiB",
+            shape,
+            bytes >> 20,
+            self.limits.max_storage_buffer_binding_size >> 20
+        );
+        Tensor::from_pool(self.pool.take(&self.device, bytes), self.pool.clone(), shape)
+    }
+
+    pub fn zeros(self: &Arc<Self>, shape: &[usize]) -> Tensor {
+        let t = self.alloc(shape);
+        self.clear(&t);
+        t
+    }
+
+    /// Upload f32 data. Flushes pending work first so the write lands after
+    /// every recorded use of the (possibly recycled) buffer.
+    pub fn upload(self: &Arc<Self>, data: &[f32], shape: &[usize]) -> Tensor {
+        assert_eq!(data.len(), shape.iter().product::<usize>(), "upload: data length != shape {shape:?}");
+        let t = self.alloc(shape);
+        self.write(&t, bytemuck::cast_slice(data));
+        t
+    }
+
+    /// Upload u32 data (labels, indices) into a tensor-shaped buffer.
+    pub fn upload_u32(self: &Arc<Self>, data: &[u32], shape: &[usize]) -> Tensor {
+        assert_eq!(data.len(), shape.iter().product::<usize>(), "upload: data length != shape {shape:?}");
+        let t = self.alloc(shape);
+        self.write(&t, bytemuck::cast_slice(data));
+        t
+    }
+
+    /// Overwrite a tensor's contents from the host (ordered after all
+    /// recorded work).
+    pub fn write(&self, t: &Tensor, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut rec = self.rec.lock().unwrap();
+        self.flush_locked(&mut rec);
+        self.queue.write_buffer(t.buffer(), 0, bytes);
+    }
+
+    /// Read a tensor back (flushes and waits).
+    pub fn read(&self, t: &Tensor) -> Vec<f32> {
+        bytemuck::cast_slice(&self.read_bytes(t)).to_vec()
+    }
+
+    pub fn read_u32(&self, t: &Tensor) -> Vec<u32> {
+        bytemuck::cast_slice(&self.read_bytes(t)).to_vec()
+    }
+
+    fn read_bytes(&self, t: &Tensor) -> Vec<u8> {
+        let bytes = t.len() as u64 * 4;
+        if bytes == 0 {
+            return Vec::new();
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut rec = self.rec.lock().unwrap();
+            rec.cmds.push(Cmd::Copy { src: t.buffer().clone(), dst: staging.clone(), bytes });
+            self.flush_locked(&mut rec);
+        }
+        let slice = staging.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |r| r.expect("map readback buffer"));
+        self.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost while waiting");
+        let out = slice.get_mapped_range().expect("mapped readback").to_vec();
+        staging.unmap();
+        out
+    }
+
+    /// Block until all submitted work has finished.
+    pub fn sync(&self) {
+        self.flush();
+        self.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost while waiting");
+    }
+
+    pub fn profile_mode(&self) -> ProfileMode {
+        self.prof.lock().unwrap().mode()
+    }
+
+    /// The per-kernel table for `--profile` (None when profiling is off).
+    pub fn profile_report(&self) -> Option<String> {
+        self.sync();
+        self.prof.lock().unwrap().report()
+    }
+}

@@ -1,0 +1,12 @@
+//! advlab: adversarial-robustness research on any GPU, in hand-written WGSL
+//! kernels driven from Rust through wgpu.
+
+pub mod data;
+pub mod fsutil;
+pub mod gpu;
+pub mod nn;
+pub mod ops;
+pub mod tensor;
+
+pub use gpu::{Gpu, GpuOptions};
+pub use tensor::Tensor;

@@ -1,0 +1,8 @@
+//! Host side of each shader file: shape checks, dispatch geometry, forward
+//! and backward. One file per shader file, same name.
+
+pub mod elementwise;
+pub mod gemm;
+pub mod optim;
+pub mod reduce;
+pub mod softmax_xent;

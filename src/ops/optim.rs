@@ -1,0 +1,46 @@
+//! Host side of shaders/optim.wgsl.
+
+use crate::gpu::{groups_1d, kernels as k, Gpu};
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    _pad: u32,
+    lr: f32,
+    momentum: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bc1: f32,
+    bc2: f32,
+    _pad1: [u32; 3],
+}
+
+/// PyTorch SGD with momentum (dampening 0) and L2 weight decay, in place.
+pub fn sgd(gpu: &Gpu, w: &Tensor, g: &Tensor, m: &Tensor, lr: f32, momentum: f32, weight_decay: f32) {
+    let n = w.len();
+    assert!(g.len() == n && m.len() == n, "sgd: state length mismatch");
+    let p = Params { n: n as u32, lr, momentum, weight_decay, ..Default::default() };
+    gpu.dispatch(&k::OPTIM_SGD, &p, &[w, g, m], groups_1d(n, 256));
+}
+
+/// PyTorch Adam at step `t` (1-based), in place.
+#[allow(clippy::too_many_arguments)]
+pub fn adam(gpu: &Gpu, w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, t: u32, lr: f32, betas: (f32, f32), eps: f32, weight_decay: f32) {
+    let n = w.len();
+    assert!(g.len() == n && m.len() == n && v.len() == n, "adam: state length mismatch");
+    let p = Params {
+        n: n as u32,
+        lr,
+        momentum: betas.0,
+        beta2: betas.1,
+        eps,
+        weight_decay,
+        bc1: 1.0 - betas.0.powi(t as i32),
+        bc2: 1.0 - betas.1.powi(t as i32),
+        ..Default::default()
+    };
+    gpu.dispatch(&k::OPTIM_ADAM, &p, &[w, g, m, v], groups_1d(n, 256));
+}

@@ -1,0 +1,40 @@
+//! Host side of shaders/softmax_xent.wgsl.
+
+use std::sync::Arc;
+
+use crate::gpu::{groups_1d, kernels as k, Gpu};
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    batch: u32,
+    classes: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+fn params(logits: &Tensor, labels: &Tensor) -> (usize, usize, Params) {
+    let s = logits.shape();
+    assert_eq!(s.len(), 2, "softmax_xent: logits must be [B, K], got {s:?}");
+    assert_eq!(labels.len(), s[0], "softmax_xent: {} labels for batch {}", labels.len(), s[0]);
+    (s[0], s[1], Params { batch: s[0] as u32, classes: s[1] as u32, _pad0: 0, _pad1: 0 })
+}
+
+/// Per-row loss [B] and softmax probabilities [B, K]. `labels` holds u32.
+pub fn forward(gpu: &Arc<Gpu>, logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
+    let (b, _, p) = params(logits, labels);
+    let probs = gpu.alloc(logits.shape());
+    let loss = gpu.alloc(&[b]);
+    gpu.dispatch(&k::SOFTMAX_XENT_FORWARD, &p, &[logits, labels, &probs, &loss], groups_1d(b, 64));
+    (loss, probs)
+}
+
+/// dlogits[b, k] = dloss[b] * (probs[b, k] - onehot(labels[b])[k]).
+pub fn backward(gpu: &Arc<Gpu>, probs: &Tensor, labels: &Tensor, dloss: &Tensor) -> Tensor {
+    let (b, kk, p) = params(probs, labels);
+    assert_eq!(dloss.len(), b, "softmax_xent backward: dloss length");
+    let dz = gpu.alloc(probs.shape());
+    gpu.dispatch(&k::SOFTMAX_XENT_BACKWARD, &p, &[labels, probs, dloss, &dz], groups_1d(b * kk, 64));
+    dz
+}
