@@ -44,3 +44,21 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let onehot = select(0.0, 1.0, k == labels[b]);
     dz[i] = dloss[b] * (probs[i] - onehot);
 }
+
+@group(0) @binding(7) var<storage, read_write> acc: array<f32>;
+
+// acc[0] += number of rows whose first argmax equals the label. One thread:
+// batches are small and this avoids float atomics.
+@compute @workgroup_size(1)
+fn count_correct() {
+    var n = 0.0;
+    for (var b = 0u; b < p.batch; b++) {
+        let base = b * p.classes;
+        var best = 0u;
+        for (var k = 1u; k < p.classes; k++) {
+            if (z[base + k] > z[base + best]) { best = k; }
+        }
+        if (best == labels[b]) { n += 1.0; }
+    }
+    acc[0] += n;
+}

@@ -3,6 +3,9 @@
 
 pub mod data;
 pub mod fsutil;
+pub mod autograd;
+pub mod cli;
+pub mod report;
 pub mod gpu;
 pub mod nn;
 pub mod ops;

@@ -38,3 +38,10 @@ pub fn backward(gpu: &Arc<Gpu>, probs: &Tensor, labels: &Tensor, dloss: &Tensor)
     gpu.dispatch(&k::SOFTMAX_XENT_BACKWARD, &p, &[labels, probs, dloss, &dz], groups_1d(b * kk, 64));
     dz
 }
+
+/// acc[0] += number of rows of `logits` whose argmax equals the label
+/// (accuracy without a read-back per batch).
+pub fn count_correct(gpu: &Arc<Gpu>, logits: &Tensor, labels: &Tensor, acc: &Tensor) {
+    let (_, _, p) = params(logits, labels);
+    gpu.dispatch(&k::SOFTMAX_XENT_COUNT_CORRECT, &p, &[logits, labels, acc], [1, 1, 1]);
+}

@@ -1,0 +1,180 @@
+//! The `advlab` command line: parses flags, calls the library, prints.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use advlab::cli;
+use advlab::data::DataSpec;
+use advlab::gpu::{DeviceChoice, GpuOptions};
+use advlab::nn::optim::OptimKind;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "advlab", version, about = "Train, attack, detect and certify image classifiers on any GPU (WGSL on wgpu; lavapipe when there is no GPU)")]
+struct Cli {
+    #[command(flatten)]
+    gpu: GpuArgs,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args)]
+struct GpuArgs {
+    /// Adapter kind: auto (best GPU, else software), gpu (hardware only), cpu (wgpu's software adapter, lavapipe on Linux)
+    #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Pick the adapter whose name contains this text (see `advlab info`)
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    /// Print a per-kernel timing table (GPU timestamps, or wall clock where the adapter has none)
+    #[arg(long, global = true)]
+    profile: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List adapters with their features and limits
+    Info,
+    /// Train a classifier and save it as safetensors (PyTorch names)
+    Train(TrainCmd),
+    /// Test accuracy of a saved model
+    Eval(EvalCmd),
+    /// Logits for images in an .npy file
+    Predict(PredictCmd),
+    /// Benchmarks
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+fn parse_data(s: &str) -> Result<DataSpec, String> {
+    DataSpec::parse(s).map_err(|e| e.to_string())
+}
+
+#[derive(Args)]
+struct TrainCmd {
+    /// Architecture, e.g. mlp:784-500-10 or mlp:784-256-128-10
+    #[arg(long)]
+    arch: String,
+    /// Data: mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy (default: the MNIST subset in assets/)
+    #[arg(long, value_parser = parse_data, default_value = "bundled")]
+    data: DataSpec,
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, value_enum, default_value_t = OptimKind::Sgd)]
+    optim: OptimKind,
+    /// Learning rate (default 0.05 for sgd, 1e-3 for adam)
+    #[arg(long)]
+    lr: Option<f32>,
+    /// SGD momentum
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    /// L2 weight decay
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Model file to write (checkpointed atomically every epoch)
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue from the checkpoint at --out (and its .train-state)
+    #[arg(long)]
+    resume: bool,
+    /// Where to write results.json
+    #[arg(long, default_value = "results.json")]
+    results: PathBuf,
+}
+
+#[derive(Args)]
+struct EvalCmd {
+    #[arg(long)]
+    arch: String,
+    /// Model file (safetensors)
+    #[arg(long)]
+    model: PathBuf,
+    /// Data: mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy (default: bundled MNIST subset); the test split is used
+    #[arg(long, value_parser = parse_data, default_value = "bundled")]
+    data: DataSpec,
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    #[arg(long, default_value = "results.json")]
+    results: PathBuf,
+}
+
+#[derive(Args)]
+struct PredictCmd {
+    #[arg(long)]
+    arch: String,
+    #[arg(long)]
+    model: PathBuf,
+    /// Images, N×1×28×28 or N×784 f32 in [0,1]
+    #[arg(long)]
+    input: PathBuf,
+    /// Logits N×classes f32
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// MLP training throughput (images/s)
+    Train {
+        #[arg(long, default_value = "mlp:784-500-10")]
+        arch: String,
+        #[arg(long, value_parser = parse_data, default_value = "bundled")]
+        data: DataSpec,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Timed epochs after one warm-up epoch
+        #[arg(long, default_value_t = 2)]
+        epochs: usize,
+        #[arg(long, default_value = "results.json")]
+        results: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let g = GpuOptions { device: cli.gpu.device, adapter: cli.gpu.adapter.clone(), profile: cli.gpu.profile };
+    match cli.cmd {
+        Cmd::Info => {
+            print!("{}", advlab::gpu::adapter_report());
+            Ok(())
+        }
+        Cmd::Train(t) => cli::train::run(
+            &g,
+            &cli::train::TrainArgs {
+                arch: t.arch,
+                data: t.data,
+                epochs: t.epochs,
+                batch: t.batch,
+                optim: t.optim,
+                lr: t.lr,
+                momentum: t.momentum,
+                weight_decay: t.weight_decay,
+                seed: t.seed,
+                out: t.out,
+                resume: t.resume,
+                results: t.results,
+            },
+        ),
+        Cmd::Eval(e) => cli::model_cmds::eval(&g, &e.arch, &e.model, &e.data, e.batch, &e.results),
+        Cmd::Predict(p) => cli::model_cmds::predict(&g, &p.arch, &p.model, &p.input, &p.out, p.batch),
+        Cmd::Bench(BenchCmd::Train { arch, data, batch, epochs, results }) => {
+            cli::bench::train(&g, &arch, &data, batch, epochs, &results)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the cause chain joined, naming the input.
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Layers, the model zoo, optimisers, training and checkpoints.
+
+pub mod arch;
+pub mod checkpoint;
+pub mod model;
+pub mod optim;
+pub mod train;
+
+pub use arch::Arch;
+pub use model::Model;
