@@ -1,0 +1,162 @@
+//! The binary: bad input gives one line on stderr naming the input, a
+//! non-zero exit and no panic; the default job works on the bundled data.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn advlab(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_advlab"))
+        .args(args)
+        .env("NODEVICE_SELECT", "1")
+        .output()
+        .expect("run advlab");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("advlab-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlp_784_32_16_10")
+}
+
+/// Fails with exactly one `error:` line that mentions every `needle`.
+fn assert_one_line_error(args: &[&str], needles: &[&str]) {
+    let (ok, _, err) = advlab(args);
+    assert!(!ok, "{args:?} should fail");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errs.len(), 1, "{args:?}: expected one error line, got: {err}");
+    for n in needles {
+        assert!(errs[0].contains(n), "{args:?}: error line lacks {n:?}: {}", errs[0]);
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn unknown_arch_is_an_error() {
+    let out = tmp("a.safetensors");
+    assert_one_line_error(&["train", "--arch", "resnet9000", "--out", out.to_str().unwrap()], &["resnet9000", "known"]);
+}
+
+#[test]
+fn unknown_adapter_lists_the_adapters() {
+    let out = tmp("b.safetensors");
+    assert_one_line_error(&["--adapter", "no-such-gpu-xyz", "train", "--arch", "mlp:784-10", "--epochs", "1", "--out", out.to_str().unwrap()], &["no-such-gpu-xyz", "available"]);
+}
+
+#[test]
+fn truncated_and_wrong_magic_idx_are_errors() {
+    let dir = tmp("mnist-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/mnist");
+    for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    // truncated raw test images (takes precedence? use the raw name, remove the gz)
+    std::fs::remove_file(dir.join("t10k-images-idx3-ubyte.gz")).unwrap();
+    let mut raw = vec![0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28];
+    raw.extend(vec![0u8; 100]);
+    write(&dir.join("t10k-images-idx3-ubyte"), &raw);
+    let spec = format!("mnist:{}", dir.display());
+    let model = fixture().join("model.safetensors");
+    assert_one_line_error(&["eval", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--data", &spec], &["t10k-images-idx3-ubyte", "truncated"]);
+    raw[3] = 1; // wrong magic
+    write(&dir.join("t10k-images-idx3-ubyte"), &raw);
+    assert_one_line_error(&["eval", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--data", &spec], &["t10k-images-idx3-ubyte", "magic"]);
+}
+
+#[test]
+fn npy_of_wrong_dtype_or_shape_is_an_error() {
+    let model = fixture().join("model.safetensors");
+    let out = tmp("logits.npy");
+    // wrong shape: 5 × 100
+    let bad_shape = tmp("bad_shape.npy");
+    advlab::data::npy::write_npy_f32(&bad_shape, &[5, 100], &vec![0.5; 500]).unwrap();
+    assert_one_line_error(
+        &["predict", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--input", bad_shape.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &["bad_shape.npy", "784"],
+    );
+    // wrong dtype: int64
+    let bad_dtype = tmp("bad_dtype.npy");
+    advlab::data::npy::write_npy_i64(&bad_dtype, &[1, 784], &vec![0; 784]).unwrap();
+    assert_one_line_error(
+        &["predict", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--input", bad_dtype.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &["bad_dtype.npy", "float32"],
+    );
+}
+
+#[test]
+fn safetensors_missing_or_misshapen_tensor_is_an_error() {
+    let x = fixture().join("x.npy");
+    let out = tmp("logits2.npy");
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert("k".to_string(), "v".to_string());
+    let missing = tmp("missing.safetensors");
+    let w = vec![0.1f32; 32 * 784];
+    advlab::nn::checkpoint::save(&missing, &[("fc1.weight".into(), vec![32, 784], &w)], &meta).unwrap();
+    assert_one_line_error(
+        &["predict", "--arch", "mlp:784-32-10", "--model", missing.to_str().unwrap(), "--input", x.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &["missing.safetensors", "fc1.bias"],
+    );
+    let misshapen = tmp("misshapen.safetensors");
+    let b = vec![0.0f32; 31];
+    let w2 = vec![0.0f32; 320];
+    let b2 = vec![0.0f32; 10];
+    advlab::nn::checkpoint::save(
+        &misshapen,
+        &[("fc1.weight".into(), vec![32, 784], &w), ("fc1.bias".into(), vec![31], &b), ("fc2.weight".into(), vec![10, 32], &w2), ("fc2.bias".into(), vec![10], &b2)],
+        &meta,
+    )
+    .unwrap();
+    assert_one_line_error(
+        &["predict", "--arch", "mlp:784-32-10", "--model", misshapen.to_str().unwrap(), "--input", x.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &["misshapen.safetensors", "fc1.bias", "[32]"],
+    );
+}
+
+#[test]
+fn predict_matches_the_pytorch_fixture() {
+    let dir = fixture();
+    let out = tmp("fixture_logits.npy");
+    let (ok, _, err) = advlab(&[
+        "predict",
+        "--arch",
+        "mlp:784-32-16-10",
+        "--model",
+        dir.join("model.safetensors").to_str().unwrap(),
+        "--input",
+        dir.join("x.npy").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (_, got) = advlab::data::npy::read_npy_f32(&out).unwrap();
+    let (_, want) = advlab::data::npy::read_npy_f32(&dir.join("logits.npy")).unwrap();
+    let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(max <= 1e-4, "max abs difference {max}");
+}
+
+#[test]
+fn default_train_then_eval_on_bundled_data() {
+    let out = tmp("default.safetensors");
+    let results = tmp("train-results.json");
+    let (ok, stdout, err) = advlab(&[
+        "train", "--arch", "mlp:784-64-10", "--epochs", "1", "--out", out.to_str().unwrap(), "--results", results.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("test accuracy"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert!(v["adapter"].is_string() && v["settings"]["config"]["seed"].is_number(), "{v}");
+    let acc = v["results"]["test"]["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.7, "one epoch on the subset reached only {acc}");
+    let (ok, stdout, err) = advlab(&["eval", "--arch", "mlp:784-64-10", "--model", out.to_str().unwrap(), "--results", tmp("eval.json").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains('%'), "{stdout}");
+}
