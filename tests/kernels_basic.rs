@@ -89,12 +89,13 @@ fn binary_and_axpy_match_oracle() {
 
 #[test]
 fn large_dispatch_folds_into_2d() {
-    // 65,535 * 256 + 1000 elements needs a 2-D grid.
+    // sum_cols runs one thread per column in workgroups of 64:
+    // 65,535 * 64 + 1000 columns needs a 2-D grid.
     let gpu = gpu();
-    let n = 65_535 * 256 + 1000;
+    let n = 65_535 * 64 + 1000;
     let x: Vec<f32> = (0..n).map(|i| (i % 97) as f32).collect();
-    let t = gpu.upload(&x, &[n]);
-    let got = gpu.read(&ew::scale(&gpu, &t, 2.0));
+    let t = gpu.upload(&x, &[1, n]);
+    let got = gpu.read(&reduce::sum_cols(&gpu, &t, 2.0));
     assert!(got.iter().enumerate().all(|(i, &v)| v == 2.0 * (i % 97) as f32), "2-D fold lost elements");
 }
 

@@ -40,7 +40,7 @@ pub fn unary_into(gpu: &Gpu, f: Unary, x: &Tensor, a: f32, b: f32, out: &Tensor)
     if f != Unary::Broadcast {
         assert_eq!(x.len(), n, "unary {f:?}: length mismatch");
     }
-    gpu.dispatch(&k::ELEMENTWISE_UNARY, &params(n, f as u32, a, b), &[x, out], groups_1d(n, 256));
+    gpu.dispatch(&k::ELEMENTWISE_UNARY, &params(n, f as u32, a, b), &[x, out], groups_1d(n.div_ceil(4), 256));
 }
 
 pub fn unary(gpu: &Arc<Gpu>, f: Unary, x: &Tensor, a: f32, b: f32) -> Tensor {
@@ -71,7 +71,7 @@ pub fn unary_grad(gpu: &Arc<Gpu>, f: Unary, x: &Tensor, dy: &Tensor) -> Tensor {
     assert_eq!(x.len(), dy.len(), "unary_grad {f:?}: length mismatch");
     let out = gpu.alloc(x.shape());
     let n = out.len();
-    gpu.dispatch(&k::ELEMENTWISE_UNARY_GRAD, &params(n, f as u32, 0.0, 0.0), &[x, dy, &out], groups_1d(n, 256));
+    gpu.dispatch(&k::ELEMENTWISE_UNARY_GRAD, &params(n, f as u32, 0.0, 0.0), &[x, dy, &out], groups_1d(n.div_ceil(4), 256));
     out
 }
 
@@ -89,7 +89,7 @@ pub enum Binary {
 pub fn binary_into(gpu: &Gpu, f: Binary, x: &Tensor, y: &Tensor, a: f32, b: f32, out: &Tensor) {
     let n = out.len();
     assert!(x.len() == n && y.len() == n, "binary {f:?}: length mismatch {:?} {:?} -> {:?}", x.shape(), y.shape(), out.shape());
-    gpu.dispatch(&k::ELEMENTWISE_BINARY, &params(n, f as u32, a, b), &[x, y, out], groups_1d(n, 256));
+    gpu.dispatch(&k::ELEMENTWISE_BINARY, &params(n, f as u32, a, b), &[x, y, out], groups_1d(n.div_ceil(4), 256));
 }
 
 pub fn binary(gpu: &Arc<Gpu>, f: Binary, x: &Tensor, y: &Tensor, a: f32, b: f32) -> Tensor {
@@ -115,5 +115,5 @@ pub fn mul(gpu: &Arc<Gpu>, x: &Tensor, y: &Tensor) -> Tensor {
 pub fn axpy(gpu: &Gpu, a: f32, x: &Tensor, out: &Tensor) {
     let n = out.len();
     assert_eq!(x.len(), n, "axpy: length mismatch");
-    gpu.dispatch(&k::ELEMENTWISE_AXPY, &params(n, 0, a, 0.0), &[x, out], groups_1d(n, 256));
+    gpu.dispatch(&k::ELEMENTWISE_AXPY, &params(n, 0, a, 0.0), &[x, out], groups_1d(n.div_ceil(4), 256));
 }

@@ -23,7 +23,7 @@ pub fn sgd(gpu: &Gpu, w: &Tensor, g: &Tensor, m: &Tensor, lr: f32, momentum: f32
     let n = w.len();
     assert!(g.len() == n && m.len() == n, "sgd: state length mismatch");
     let p = Params { n: n as u32, lr, momentum, weight_decay, ..Default::default() };
-    gpu.dispatch(&k::OPTIM_SGD, &p, &[w, g, m], groups_1d(n, 256));
+    gpu.dispatch(&k::OPTIM_SGD, &p, &[w, g, m], groups_1d(n.div_ceil(4), 256));
 }
 
 /// PyTorch Adam at step `t` (1-based), in place.
@@ -42,5 +42,5 @@ pub fn adam(gpu: &Gpu, w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, t: u32, l
         bc2: 1.0 - betas.1.powi(t as i32),
         ..Default::default()
     };
-    gpu.dispatch(&k::OPTIM_ADAM, &p, &[w, g, m, v], groups_1d(n, 256));
+    gpu.dispatch(&k::OPTIM_ADAM, &p, &[w, g, m, v], groups_1d(n.div_ceil(4), 256));
 }
