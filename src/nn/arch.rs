@@ -1,5 +1,6 @@
-//! Named architectures: `mlp:784-500-10`, `mlp:784-H1-H2-...-10`.
-//! Parameter names and layouts follow PyTorch (`fc1.weight` is [out, in]).
+//! Named architectures: `mlp:784-500-10`, `mlp:784-H1-H2-...-10`, `lenet`,
+//! `lenet:3x32x32`. Parameter names and layouts follow PyTorch
+//! (`fc1.weight` is [out, in], `conv1.weight` is [out, in, kh, kw]).
 
 use anyhow::{bail, Context, Result};
 
@@ -9,6 +10,10 @@ pub enum Layer {
     /// Parameters `{name}.weight` [out, inp] and `{name}.bias` [out].
     Linear { name: String, inp: usize, out: usize },
     Relu,
+    /// Parameters `{name}.weight` [out, inp, k, k] and `{name}.bias` [out].
+    Conv2d { name: String, inp: usize, out: usize, k: usize, stride: usize, pad: usize },
+    MaxPool { k: usize, stride: usize },
+    AvgPool { k: usize, stride: usize },
 }
 
 #[derive(Clone, Debug)]
@@ -21,10 +26,15 @@ pub struct Arch {
     pub layers: Vec<Layer>,
 }
 
-pub const KNOWN: &str = "mlp:784-H-10, mlp:784-H1-H2-...-10";
+pub const KNOWN: &str = "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32";
 
 impl Arch {
     pub fn parse(spec: &str) -> Result<Arch> {
+        match spec {
+            "lenet" | "lenet:1x28x28" => return Ok(Self::lenet(spec, [1, 28, 28])),
+            "lenet:3x32x32" => return Ok(Self::lenet(spec, [3, 32, 32])),
+            _ => {}
+        }
         let Some(rest) = spec.strip_prefix("mlp:") else {
             bail!("--arch {spec:?}: unknown architecture (known: {KNOWN})");
         };
@@ -51,13 +61,45 @@ impl Arch {
         Ok(Arch { spec: spec.to_string(), input, classes: *sizes.last().unwrap(), layers })
     }
 
+    /// LeNet-5 with ReLU and max pooling: conv5-6, pool, conv5-16, pool,
+    /// fc120, fc84, fc10. A 28×28 input gets padding 2 on conv1 so both
+    /// input sizes reach 16×5×5 before the dense layers.
+    fn lenet(spec: &str, input: [usize; 3]) -> Arch {
+        let pad = if input[1] == 28 { 2 } else { 0 };
+        let conv = |name: &str, inp, out, pad| Layer::Conv2d { name: name.into(), inp, out, k: 5, stride: 1, pad };
+        let fc = |name: &str, inp, out| Layer::Linear { name: name.into(), inp, out };
+        let layers = vec![
+            conv("conv1", input[0], 6, pad),
+            Layer::Relu,
+            Layer::MaxPool { k: 2, stride: 2 },
+            conv("conv2", 6, 16, 0),
+            Layer::Relu,
+            Layer::MaxPool { k: 2, stride: 2 },
+            Layer::Flatten,
+            fc("fc1", 400, 120),
+            Layer::Relu,
+            fc("fc2", 120, 84),
+            Layer::Relu,
+            fc("fc3", 84, 10),
+        ];
+        Arch { spec: spec.to_string(), input, classes: 10, layers }
+    }
+
     /// (name, shape, fan_in) of every parameter, in layer order.
     pub fn params(&self) -> Vec<(String, Vec<usize>, usize)> {
         let mut out = Vec::new();
         for l in &self.layers {
-            if let Layer::Linear { name, inp, out: o } = l {
-                out.push((format!("{name}.weight"), vec![*o, *inp], *inp));
-                out.push((format!("{name}.bias"), vec![*o], *inp));
+            match l {
+                Layer::Linear { name, inp, out: o } => {
+                    out.push((format!("{name}.weight"), vec![*o, *inp], *inp));
+                    out.push((format!("{name}.bias"), vec![*o], *inp));
+                }
+                Layer::Conv2d { name, inp, out: o, k, .. } => {
+                    let fan_in = inp * k * k;
+                    out.push((format!("{name}.weight"), vec![*o, *inp, *k, *k], fan_in));
+                    out.push((format!("{name}.bias"), vec![*o], fan_in));
+                }
+                _ => {}
             }
         }
         out

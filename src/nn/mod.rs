@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod checkpoint;
+pub mod layers;
 pub mod model;
 pub mod optim;
 pub mod train;

@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::arch::{Arch, Layer};
+use super::layers;
 use super::checkpoint::{self, Checkpoint};
 use crate::autograd::{Graph, Var};
 use crate::gpu::Gpu;
@@ -26,7 +27,7 @@ pub struct Model {
 
 impl Model {
     /// PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
-    /// Linear weights and biases.
+    /// Linear and Conv2d weights and biases.
     pub fn init(gpu: &Arc<Gpu>, arch: Arch, seed: u64) -> Model {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let params = arch
@@ -79,7 +80,9 @@ impl Model {
 
     /// Logits [N, classes] for images x [N, C, H, W] (or [N, C*H*W]).
     pub fn forward(&self, g: &mut Graph, x: Var, params: &[Var]) -> Var {
-        let mut h = x;
+        let [c, hh, ww] = self.arch.input;
+        let n = g.value(x).shape()[0];
+        let mut h = g.reshape(x, &[n, c, hh, ww]);
         let mut p = params.iter();
         for layer in &self.arch.layers {
             h = match layer {
@@ -89,6 +92,12 @@ impl Model {
                     let (w, b) = (*p.next().unwrap(), *p.next().unwrap());
                     g.linear(h, w, b)
                 }
+                Layer::Conv2d { stride, pad, .. } => {
+                    let (w, b) = (*p.next().unwrap(), *p.next().unwrap());
+                    layers::conv2d(g, h, w, b, *stride, *pad)
+                }
+                Layer::MaxPool { k, stride } => layers::max_pool(g, h, *k, *stride, 0),
+                Layer::AvgPool { k, stride } => layers::avg_pool(g, h, *k, *stride, 0),
             };
         }
         h

@@ -6,3 +6,8 @@ pub mod gemm;
 pub mod optim;
 pub mod reduce;
 pub mod softmax_xent;
+pub mod conv2d;
+pub mod pool;
+pub mod batchnorm;
+pub mod lrn;
+pub mod dropout;

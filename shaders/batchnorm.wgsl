@@ -1,0 +1,147 @@
+// Batch normalisation over axis 1 of x viewed as [N, C, HW] (HW = 1 for
+// BatchNorm1d on [N, F]), PyTorch semantics: biased batch variance for
+// normalising, unbiased variance into running_var, eps inside the sqrt.
+//
+// Training forward and the backward pass run one workgroup per channel: a
+// workgroup-memory tree reduction (two barriers per level; a handful of
+// levels, cheap even on lavapipe) followed by the element-wise pass, so each
+// is one dispatch.
+
+struct Params {
+    n: u32,
+    c: u32,
+    hw: u32,
+    flags: u32, // train_forward: bit0 update running stats; backward: bit0 eval mode
+    eps: f32,
+    momentum: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read> mean_in: array<f32>;
+@group(0) @binding(6) var<storage, read> scale_in: array<f32>; // invstd (train) or running var (eval)
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+@group(0) @binding(8) var<storage, read_write> stat_a: array<f32>; // mean | dgamma
+@group(0) @binding(9) var<storage, read_write> stat_b: array<f32>; // invstd | dbeta
+@group(0) @binding(10) var<storage, read_write> run_mean: array<f32>;
+@group(0) @binding(11) var<storage, read_write> run_var: array<f32>;
+
+const WG: u32 = 256u;
+var<workgroup> red_a: array<f32, 256>;
+var<workgroup> red_b: array<f32, 256>;
+
+// Workgroup sums of (a, b); every lane gets the result.
+fn reduce2(a: f32, b: f32, lid: u32) -> vec2<f32> {
+    red_a[lid] = a;
+    red_b[lid] = b;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            red_a[lid] += red_a[lid + s];
+            red_b[lid] += red_b[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let r = vec2<f32>(red_a[0], red_b[0]);
+    workgroupBarrier();
+    return r;
+}
+
+// flat index of the e-th element (e < N*HW) of channel c
+fn at(e: u32, c: u32) -> u32 {
+    let n = e / p.hw;
+    let i = e - n * p.hw;
+    return (n * p.c + c) * p.hw + i;
+}
+
+// One workgroup per channel: batch mean / invstd, running-stat update, y.
+@compute @workgroup_size(256)
+fn train_forward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let c = wid.x + wid.y * nwg.x;
+    if (c >= p.c) { return; }
+    let m = p.n * p.hw;
+    var s = 0.0;
+    for (var e = lid; e < m; e += WG) { s += x[at(e, c)]; }
+    let mean = reduce2(s, 0.0, lid).x / f32(m);
+    var q = 0.0;
+    for (var e = lid; e < m; e += WG) {
+        let d = x[at(e, c)] - mean;
+        q += d * d;
+    }
+    let var_b = reduce2(q, 0.0, lid).x / f32(m);
+    let invstd = inverseSqrt(var_b + p.eps);
+    if (lid == 0u) {
+        stat_a[c] = mean;
+        stat_b[c] = invstd;
+        if ((p.flags & 1u) != 0u) {
+            let unbiased = var_b * f32(m) / f32(max(m, 2u) - 1u);
+            run_mean[c] = (1.0 - p.momentum) * run_mean[c] + p.momentum * mean;
+            run_var[c] = (1.0 - p.momentum) * run_var[c] + p.momentum * unbiased;
+        }
+    }
+    let k = invstd * gamma[c];
+    let b = beta[c];
+    for (var e = lid; e < m; e += WG) {
+        let i = at(e, c);
+        out[i] = (x[i] - mean) * k + b;
+    }
+}
+
+// y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta, one thread per element.
+@compute @workgroup_size(256)
+fn eval_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.n * p.c * p.hw) { return; }
+    let c = (i / p.hw) % p.c;
+    out[i] = (x[i] - mean_in[c]) * inverseSqrt(scale_in[c] + p.eps) * gamma[c] + beta[c];
+}
+
+// One workgroup per channel: dgamma = sum dy*xhat, dbeta = sum dy, then
+// train: dx = gamma*invstd * (dy - dbeta/M - xhat*dgamma/M)
+// eval:  dx = gamma*invstd * dy   (statistics are constants)
+@compute @workgroup_size(256)
+fn backward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let c = wid.x + wid.y * nwg.x;
+    if (c >= p.c) { return; }
+    let is_eval = (p.flags & 1u) != 0u;
+    let m = p.n * p.hw;
+    let mean = mean_in[c];
+    let invstd = select(scale_in[c], inverseSqrt(scale_in[c] + p.eps), is_eval);
+    var sg = 0.0;
+    var sb = 0.0;
+    for (var e = lid; e < m; e += WG) {
+        let i = at(e, c);
+        let g = dy[i];
+        sb += g;
+        sg += g * (x[i] - mean) * invstd;
+    }
+    let r = reduce2(sg, sb, lid);
+    if (lid == 0u) {
+        stat_a[c] = r.x;
+        stat_b[c] = r.y;
+    }
+    let k = gamma[c] * invstd;
+    let inv_m = 1.0 / f32(m);
+    for (var e = lid; e < m; e += WG) {
+        let i = at(e, c);
+        if (is_eval) {
+            out[i] = k * dy[i];
+        } else {
+            let xhat = (x[i] - mean) * invstd;
+            out[i] = k * (dy[i] - r.y * inv_m - xhat * r.x * inv_m);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+// Local response normalisation across channels (PyTorch
+// nn.LocalResponseNorm(size, alpha, beta, k)) on x viewed as [N, C, HW]:
+//   s_c = k + alpha/size * sum_{c' = c - size/2 .. c + (size-1)/2} x_{c'}^2
+//   y_c = x_c * s_c^-beta
+// (window centred, zero-padded at the channel edges). One thread per element.
+
+struct Params {
+    n: u32,
+    c: u32,
+    hw: u32,
+    size: u32,
+    alpha: f32,
+    beta: f32,
+    k: f32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> y_in: array<f32>;
+@group(0) @binding(4) var<storage, read> s_in: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> s_out: array<f32>;
+
+const WG: u32 = 256u;
+
+fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+// out = y, s_out = s (saved for backward)
+@compute @workgroup_size(256)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = index(gid, nwg);
+    if (e >= p.n * p.c * p.hw) { return; }
+    let i = e % p.hw;
+    let r = e / p.hw;
+    let c = r % p.c;
+    let base = (r - c) * p.hw + i; // element (n, 0, i)
+    let lo = u32(max(i32(c) - i32(p.size / 2u), 0));
+    let hi = min(c + (p.size - 1u) / 2u + 1u, p.c);
+    var sq = 0.0;
+    for (var j = lo; j < hi; j++) {
+        let v = x[base + j * p.hw];
+        sq += v * v;
+    }
+    let s = p.k + p.alpha / f32(p.size) * sq;
+    s_out[e] = s;
+    out[e] = x[e] * pow(s, -p.beta);
+}
+
+// dx_j = dy_j s_j^-beta - 2 alpha beta / size * x_j * sum_{c : j in window(c)} dy_c y_c / s_c
+// where j in window(c)  <=>  j - (size-1)/2 <= c <= j + size/2.
+@compute @workgroup_size(256)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = index(gid, nwg);
+    if (e >= p.n * p.c * p.hw) { return; }
+    let i = e % p.hw;
+    let r = e / p.hw;
+    let j = r % p.c;
+    let base = (r - j) * p.hw + i;
+    let lo = u32(max(i32(j) - i32((p.size - 1u) / 2u), 0));
+    let hi = min(j + p.size / 2u + 1u, p.c);
+    var acc = 0.0;
+    for (var c = lo; c < hi; c++) {
+        let o = base + c * p.hw;
+        acc += dy[o] * y_in[o] / s_in[o];
+    }
+    out[e] = dy[e] * pow(s_in[e], -p.beta) - 2.0 * p.alpha * p.beta / f32(p.size) * x[e] * acc;
+}

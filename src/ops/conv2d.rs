@@ -1,0 +1,567 @@
+//! Host side of shaders/conv2d.wgsl: 2-D convolution (NCHW input, PyTorch
+//! weight layout [O, C, KH, KW], zero padding, any stride and kernel size)
+//! forward and backward.
+//!
+//! Three implementations ([`ConvAlgo`]); the default `Auto` takes the fast
+//! kernels where they apply, else the plain direct ones:
+//! - fast: the input (or dy) is copied once into a zero-padded layout with
+//!   whole-vec4 rows and the weights packed [tap][channel]; the kernels then
+//!   use only vec4 loads and big register tiles (shaders/conv2d.wgsl says
+//!   why). Stride-1 `backward_data` runs the forward kernel on padded dy and
+//!   the flipped, transposed weights. Specialised per (KW, SW, SH, ...) with
+//!   override constants: one pipeline (one JIT) per layer shape.
+//! - `Direct`: implicit GEMM with bounds-checked scalar loads, any geometry.
+//! - `Im2col`: im2col / col2im + `ops::gemm` + an axis swap.
+//!
+//! Measured on lavapipe (Mesa 22.3, 2 shared cores, batch 64; ms of process
+//! CPU time per call, which stays meaningful on a loaded machine;
+//! `cargo test --test conv bench -- --ignored --nocapture`; Im2col used the
+//! GEMM of the day):
+//!
+//! | layer | pass | Auto | Direct | Im2col |
+//! |---|---|---:|---:|---:|
+//! | LeNet conv1 1x28x28 -> 6, 5x5 | forward | 4 | 16 | 174 |
+//! | | data grad | 24 | 114 | 78 |
+//! | | weight grad | 4 | 22 | 184 |
+//! | LeNet conv2 6x12x12 -> 16, 5x5 | forward | 6 | 20 | 98 |
+//! | | data grad | 22 | 54 | 32 |
+//! | | weight grad | 8 | 22 | 106 |
+//! | AlexNet-CIFAR conv1 3x32x32 -> 64, 5x5 pad 2 | forward | 156 | 642 | 966 |
+//! | | data grad | 260 | 1564 | 732 |
+//! | | weight grad | 134 | 670 | 1014 |
+//!
+//! (AlexNet forward: 4.0 GFLOP per CPU-second on the fast path.) im2col
+//! loses on lavapipe twice over: its shuffles (im2col, col2im, the NCHW
+//! swaps) cost a scalar load per element (~60-90 ms each on the AlexNet
+//! layer), and the GEMM on these long, thin shapes ran below 1 GFLOP per
+//! CPU-second. On real GPUs the balance may differ; `Im2col` stays
+//! selectable through the `*_algo` functions.
+
+use std::sync::Arc;
+
+use crate::gpu::{groups_1d, kernels as k, Gpu};
+use crate::ops::{gemm, reduce};
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    o: u32,
+    kh: u32,
+    kw: u32,
+    oh: u32,
+    ow: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    flags: u32,
+    chunk: u32,
+    total: u32,
+}
+
+/// Register tile of the direct kernels (TO x TP in conv2d.wgsl).
+const TO: usize = 8;
+const TP: usize = 8;
+const WG: usize = 64;
+
+/// Which implementation a pass uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConvAlgo {
+    /// The fast kernels where they apply (horizontal stride <= 2, kernel
+    /// width <= 9; stride 1 for the data gradient; at most 5 x 5 taps-worth
+    /// for the weight gradient), else `Direct`.
+    #[default]
+    Auto,
+    /// Plain implicit-GEMM kernels straight from the NCHW tensors, any
+    /// geometry (one dispatch, bounds-checked scalar loads).
+    Direct,
+    /// im2col / col2im + `ops::gemm::gemm_into` + NCHW <-> CNHW swaps.
+    Im2col,
+}
+
+/// Output size of a convolution or pooling window along one axis:
+/// floor((size + 2 pad - k) / stride) + 1. Panics when the window does not
+/// fit or the stride is 0.
+pub fn out_size(size: usize, k: usize, stride: usize, pad: usize) -> usize {
+    assert!(stride > 0, "conv/pool: stride must be > 0");
+    assert!(k > 0, "conv/pool: kernel size must be > 0");
+    assert!(
+        size + 2 * pad >= k,
+        "conv/pool: kernel {k} larger than the padded input {size}+2*{pad}"
+    );
+    (size + 2 * pad - k) / stride + 1
+}
+
+/// Geometry of one convolution, checked once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub stride: (usize, usize),
+    pub pad: (usize, usize),
+}
+
+impl ConvGeom {
+    /// From the input shape [N,C,H,W] and weight shape [O,C,KH,KW].
+    pub fn new(x_shape: &[usize], w_shape: &[usize], stride: (usize, usize), pad: (usize, usize)) -> ConvGeom {
+        assert_eq!(x_shape.len(), 4, "conv2d: input must be [N,C,H,W], got {x_shape:?}");
+        assert_eq!(w_shape.len(), 4, "conv2d: weight must be [O,C,KH,KW], got {w_shape:?}");
+        let [n, c, h, w] = [x_shape[0], x_shape[1], x_shape[2], x_shape[3]];
+        let [o, wc, kh, kw] = [w_shape[0], w_shape[1], w_shape[2], w_shape[3]];
+        assert_eq!(c, wc, "conv2d: input has {c} channels, weight {w_shape:?} expects {wc}");
+        assert!(n > 0 && c > 0 && o > 0, "conv2d: empty tensor x {x_shape:?} w {w_shape:?}");
+        let oh = out_size(h, kh, stride.0, pad.0);
+        let ow = out_size(w, kw, stride.1, pad.1);
+        ConvGeom { n, c, h, w, o, kh, kw, oh, ow, stride, pad }
+    }
+
+    pub fn x_shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.h, self.w]
+    }
+    pub fn w_shape(&self) -> [usize; 4] {
+        [self.o, self.c, self.kh, self.kw]
+    }
+    pub fn y_shape(&self) -> [usize; 4] {
+        [self.n, self.o, self.oh, self.ow]
+    }
+    /// Multiply-adds of one forward pass (each backward pass costs the same).
+    pub fn macs(&self) -> usize {
+        self.n * self.o * self.oh * self.ow * self.c * self.kh * self.kw
+    }
+
+    fn params(&self) -> Params {
+        Params {
+            n: self.n as u32,
+            c: self.c as u32,
+            h: self.h as u32,
+            w: self.w as u32,
+            o: self.o as u32,
+            kh: self.kh as u32,
+            kw: self.kw as u32,
+            oh: self.oh as u32,
+            ow: self.ow as u32,
+            sh: self.stride.0 as u32,
+            sw: self.stride.1 as u32,
+            ph: self.pad.0 as u32,
+            pw: self.pad.1 as u32,
+            ..Default::default()
+        }
+    }
+}
+
+fn check_len(t: &Tensor, want: usize, what: &str) {
+    assert_eq!(t.len(), want, "conv2d: {what} has shape {:?}, expected {want} elements", t.shape());
+}
+
+fn grid(gpu: &Gpu, g: [usize; 3], what: &str) -> [u32; 3] {
+    let max = gpu.limits.max_compute_workgroups_per_dimension as usize;
+    assert!(g.iter().all(|&v| v <= max), "conv2d {what}: grid {g:?} exceeds {max} workgroups per dimension; split the batch");
+    [g[0] as u32, g[1] as u32, g[2] as u32]
+}
+
+/// y = conv2d(x, w) + b, y: [N, O, OH, OW].
+pub fn conv2d_forward(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    conv2d_forward_algo(gpu, ConvAlgo::default(), x, w, b, stride, pad)
+}
+
+pub fn conv2d_forward_algo(
+    gpu: &Arc<Gpu>,
+    algo: ConvAlgo,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    let g = ConvGeom::new(x.shape(), w.shape(), stride, pad);
+    if let Some(b) = b {
+        check_len(b, g.o, "bias");
+    }
+    let y = gpu.alloc(&g.y_shape());
+    match algo {
+        ConvAlgo::Auto if fast_ok(g.kw, g.stride.1) => {
+            let wp = pack(gpu, w, &g, false);
+            fast_conv(gpu, &Fast::forward(&g), x, &wp, b, &y);
+        }
+        ConvAlgo::Auto | ConvAlgo::Direct => {
+            let mut p = g.params();
+            p.flags = b.is_some() as u32;
+            let q = g.n * g.oh * g.ow;
+            let groups = grid(gpu, [q.div_ceil(TP).div_ceil(WG), g.o.div_ceil(TO), 1], "forward");
+            gpu.dispatch(&k::CONV2D_FORWARD, &p, &[x, w, b.unwrap_or(w), &y], groups);
+        }
+        ConvAlgo::Im2col => {
+            let kdim = g.c * g.kh * g.kw;
+            let q = g.n * g.oh * g.ow;
+            let col = im2col(gpu, &g, x);
+            let ycn = gpu.alloc(&[g.o, q]);
+            gemm::gemm_into(gpu, &w.reshape(&[g.o, kdim]), &col, gemm::NN, None, false, &ycn);
+            swap01_into(gpu, &ycn, [g.o, g.n, g.oh * g.ow], b, &y);
+        }
+    }
+    y
+}
+
+/// dx = conv2d_transpose(dy, w): the gradient w.r.t. the input, [N,C,H,W].
+pub fn conv2d_backward_data(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    w: &Tensor,
+    x_shape: &[usize],
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    conv2d_backward_data_algo(gpu, ConvAlgo::default(), dy, w, x_shape, stride, pad)
+}
+
+pub fn conv2d_backward_data_algo(
+    gpu: &Arc<Gpu>,
+    algo: ConvAlgo,
+    dy: &Tensor,
+    w: &Tensor,
+    x_shape: &[usize],
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    let g = ConvGeom::new(x_shape, w.shape(), stride, pad);
+    check_len(dy, g.y_shape().iter().product(), "dy");
+    let dx = gpu.alloc(&g.x_shape());
+    match algo {
+        ConvAlgo::Auto if g.stride == (1, 1) && fast_ok(g.kw, 1) && g.pad.0 < g.kh && g.pad.1 < g.kw => {
+            // stride 1: dx is the full correlation of dy with the flipped,
+            // transposed kernel, i.e. a forward convolution.
+            let wp = pack(gpu, w, &g, true);
+            let f = Fast {
+                n: g.n,
+                cin: g.o,
+                h: g.oh,
+                w: g.ow,
+                pad: ((g.kh - 1 - g.pad.0) as isize, (g.kw - 1 - g.pad.1) as isize),
+                cout: g.c,
+                kh: g.kh,
+                kw: g.kw,
+                sh: 1,
+                sw: 1,
+                oh: g.h,
+                ow: g.w,
+            };
+            fast_conv(gpu, &f, dy, &wp, None, &dx);
+        }
+        ConvAlgo::Auto | ConvAlgo::Direct => {
+            let p = g.params();
+            let jt = g.w.div_ceil(g.stride.1).div_ceil(TP);
+            let threads = g.n * g.h * g.stride.1 * jt;
+            let groups = grid(gpu, [threads.div_ceil(WG), g.c.div_ceil(TO), 1], "backward_data");
+            gpu.dispatch(&k::CONV2D_BACKWARD_DATA, &p, &[w, dy, &dx], groups);
+        }
+        ConvAlgo::Im2col => {
+            let kdim = g.c * g.kh * g.kw;
+            let q = g.n * g.oh * g.ow;
+            let dyt = gpu.alloc(&[g.o, q]);
+            swap01_into(gpu, dy, [g.n, g.o, g.oh * g.ow], None, &dyt);
+            let dcol = gpu.alloc(&[kdim, q]);
+            gemm::gemm_into(gpu, &w.reshape(&[g.o, kdim]), &dyt, gemm::TN, None, false, &dcol);
+            let mut p = g.params();
+            p.total = dx.len() as u32;
+            gpu.dispatch(&k::CONV2D_COL2IM, &p, &[&dcol, &dx], groups_1d(dx.len(), WG as u32));
+        }
+    }
+    dx
+}
+
+/// dw = sum over the batch and output pixels of dy x im2col(x), [O,C,KH,KW].
+pub fn conv2d_backward_weight(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x: &Tensor,
+    w_shape: &[usize],
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    conv2d_backward_weight_algo(gpu, ConvAlgo::default(), dy, x, w_shape, stride, pad)
+}
+
+pub fn conv2d_backward_weight_algo(
+    gpu: &Arc<Gpu>,
+    algo: ConvAlgo,
+    dy: &Tensor,
+    x: &Tensor,
+    w_shape: &[usize],
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    let g = ConvGeom::new(x.shape(), w_shape, stride, pad);
+    check_len(dy, g.y_shape().iter().product(), "dy");
+    let kdim = g.c * g.kh * g.kw;
+    let q = g.n * g.oh * g.ow;
+    match algo {
+        ConvAlgo::Auto if fast_weight_ok(g.kh, g.kw, g.stride.1) => fast_weight_grad(gpu, &g, dy, x),
+        ConvAlgo::Auto | ConvAlgo::Direct => {
+            // Split the long reduction over N*OH*OW into chunks so there are
+            // enough threads, then sum the partial gradients.
+            let tiles = kdim.div_ceil(TP) * g.o.div_ceil(TO);
+            let want_chunks = 4096usize.div_ceil(tiles).max(1);
+            let chunk = q.div_ceil(want_chunks).max(64).min(q);
+            let chunks = q.div_ceil(chunk);
+            let mut p = g.params();
+            p.chunk = chunk as u32;
+            let groups = grid(gpu, [kdim.div_ceil(TP).div_ceil(WG), g.o.div_ceil(TO), chunks], "backward_weight");
+            if chunks == 1 {
+                let dw = gpu.alloc(&g.w_shape());
+                gpu.dispatch(&k::CONV2D_BACKWARD_WEIGHT, &p, &[x, dy, &dw], groups);
+                dw
+            } else {
+                let part = gpu.alloc(&[chunks, g.o * kdim]);
+                gpu.dispatch(&k::CONV2D_BACKWARD_WEIGHT, &p, &[x, dy, &part], groups);
+                let dw = gpu.alloc(&g.w_shape());
+                reduce::sum_cols_into(gpu, &part, 1.0, &dw);
+                dw
+            }
+        }
+        ConvAlgo::Im2col => {
+            let col = im2col(gpu, &g, x);
+            let dyt = gpu.alloc(&[g.o, q]);
+            swap01_into(gpu, dy, [g.n, g.o, g.oh * g.ow], None, &dyt);
+            let dw = gpu.alloc(&g.w_shape());
+            gemm::gemm_into(gpu, &dyt, &col, gemm::NT, None, false, &dw);
+            dw
+        }
+    }
+}
+
+/// db[o] = sum over n, oh, ow of dy[n, o, oh, ow].
+pub fn conv2d_backward_bias(gpu: &Arc<Gpu>, dy: &Tensor) -> Tensor {
+    let s = dy.shape();
+    assert_eq!(s.len(), 4, "conv2d_backward_bias: dy must be [N,O,OH,OW], got {s:?}");
+    let (n, o, hw) = (s[0], s[1], s[2] * s[3]);
+    let rows = reduce::sum_rows(gpu, &dy.reshape(&[n * o, hw]), 1.0);
+    let db = gpu.alloc(&[o]);
+    reduce::sum_cols_into(gpu, &rows.reshape(&[n, o]), 1.0, &db);
+    db
+}
+
+/// The [C*KH*KW, N*OH*OW] column matrix of x.
+fn im2col(gpu: &Arc<Gpu>, g: &ConvGeom, x: &Tensor) -> Tensor {
+    let kdim = g.c * g.kh * g.kw;
+    let q = g.n * g.oh * g.ow;
+    let col = gpu.alloc(&[kdim, q]);
+    let mut p = g.params();
+    p.total = (kdim * q) as u32;
+    gpu.dispatch(&k::CONV2D_IM2COL, &p, &[x, &col], groups_1d(kdim * q, WG as u32));
+    col
+}
+
+/// out[b, a, i] = x[a, b, i] (+ bias[a]), x viewed as [A, B, I].
+fn swap01_into(gpu: &Gpu, x: &Tensor, [a, b, i]: [usize; 3], bias: Option<&Tensor>, out: &Tensor) {
+    assert_eq!(x.len(), a * b * i);
+    assert_eq!(out.len(), a * b * i);
+    let p = Params {
+        c: a as u32,
+        n: b as u32,
+        h: i as u32,
+        flags: bias.is_some() as u32,
+        total: (a * b * i) as u32,
+        ..Default::default()
+    };
+    gpu.dispatch(&k::CONV2D_SWAP01, &p, &[x, bias.unwrap_or(x), out], groups_1d(a * b * i, WG as u32));
+}
+
+/// Whether `forward_fast` handles this kernel width and horizontal stride.
+fn fast_ok(kw: usize, sw: usize) -> bool {
+    kw <= 9 && (1..=2).contains(&sw)
+}
+
+/// Geometry of one `forward_fast` convolution (stride-1 backward_data runs
+/// as one too, with dy as input and the flipped kernel).
+struct Fast {
+    n: usize,
+    cin: usize,
+    h: usize,
+    w: usize,
+    /// signed zero padding of the input
+    pad: (isize, isize),
+    cout: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+/// Weights in `forward_fast` order: [taps, channels rounded up to 8].
+/// `flipped`: taps (o, kh, kw) of the flipped kernel, channels c (for dx).
+fn pack(gpu: &Arc<Gpu>, w: &Tensor, g: &ConvGeom, flipped: bool) -> Tensor {
+    let (taps, width) = if flipped { (g.o * g.kh * g.kw, g.c.next_multiple_of(8)) } else { (g.c * g.kh * g.kw, g.o.next_multiple_of(8)) };
+    let out = gpu.alloc(&[taps, width]);
+    let mut p = g.params();
+    p.chunk = (width / 4) as u32;
+    p.flags = (flipped as u32) << 1;
+    p.total = (taps * width) as u32;
+    gpu.dispatch(&k::CONV2D_PACK, &p, &[w, &out], groups_1d(taps * width, WG as u32));
+    out
+}
+
+/// Copy [planes, h, w] into a zero-filled [planes, hp, wp] with the source
+/// at offset (pad.0, pad.1) (negative crops).
+fn pad_planes(gpu: &Arc<Gpu>, x: &Tensor, planes: usize, (h, w): (usize, usize), (hp, wp): (usize, usize), pad: (isize, isize)) -> Tensor {
+    assert_eq!(x.len(), planes * h * w);
+    assert_eq!(wp % 4, 0, "pad: padded rows must be whole vec4s");
+    let out = gpu.alloc(&[planes, hp, wp]);
+    let vecs = out.len() / 4;
+    let p = Params {
+        h: h as u32,
+        w: w as u32,
+        oh: hp as u32,
+        ow: wp as u32,
+        ph: pad.0 as i32 as u32,
+        pw: pad.1 as i32 as u32,
+        total: vecs as u32,
+        ..Default::default()
+    };
+    gpu.dispatch(&k::CONV2D_PAD, &p, &[x, &out], groups_1d(vecs, WG as u32));
+    out
+}
+
+impl Fast {
+    /// The convolution `g` itself.
+    fn forward(g: &ConvGeom) -> Fast {
+        Fast {
+            n: g.n,
+            cin: g.c,
+            h: g.h,
+            w: g.w,
+            pad: (g.pad.0 as isize, g.pad.1 as isize),
+            cout: g.o,
+            kh: g.kh,
+            kw: g.kw,
+            sh: g.stride.0,
+            sw: g.stride.1,
+            oh: g.oh,
+            ow: g.ow,
+        }
+    }
+    fn nwin(&self) -> usize {
+        (8 * self.sw + self.kw + 2) / 4
+    }
+    fn owt(&self) -> usize {
+        self.ow.div_ceil(8)
+    }
+    /// Tiles of 4 output rows.
+    fn oht(&self) -> usize {
+        self.oh.div_ceil(4)
+    }
+    /// (padded rows, vec4s per padded row) of the input copy: room for
+    /// every window of every (partial) tile, zeros past the input.
+    fn padded(&self) -> (usize, usize) {
+        let hp = ((self.h as isize + 2 * self.pad.0) as usize).max((self.oht() * 4 - 1) * self.sh + self.kh);
+        let wp4 = ((self.w as isize + 2 * self.pad.1) as usize).div_ceil(4).max((self.owt() - 1) * 2 * self.sw + self.nwin());
+        (hp, wp4)
+    }
+    fn pad_input(&self, gpu: &Arc<Gpu>, x: &Tensor) -> Tensor {
+        let (hp, wp4) = self.padded();
+        pad_planes(gpu, x, self.n * self.cin, (self.h, self.w), (hp, wp4 * 4), self.pad)
+    }
+    /// Output channels per invocation: 4 when that pads less (e.g. 3).
+    fn toc(&self) -> usize {
+        if self.cout.next_multiple_of(4) < self.cout.next_multiple_of(8) {
+            4
+        } else {
+            8
+        }
+    }
+    fn consts(&self) -> [(&'static str, f64); 4] {
+        [("KW", self.kw as f64), ("SW", self.sw as f64), ("SH", self.sh as f64), ("TOC", self.toc() as f64)]
+    }
+}
+
+fn fast_conv(gpu: &Arc<Gpu>, f: &Fast, x: &Tensor, wp: &Tensor, b: Option<&Tensor>, y: &Tensor) {
+    let (hp, wp4) = f.padded();
+    let xp = f.pad_input(gpu, x);
+    let p = Params {
+        n: f.n as u32,
+        c: f.cin as u32,
+        h: hp as u32,
+        w: wp4 as u32,
+        o: f.cout as u32,
+        kh: f.kh as u32,
+        oh: f.oh as u32,
+        ow: f.ow as u32,
+        sh: f.sh as u32,
+        chunk: (f.cout.next_multiple_of(8) / 4) as u32,
+        flags: b.is_some() as u32,
+        ..Default::default()
+    };
+    let groups = grid(gpu, [(f.n * f.oht() * f.owt()).div_ceil(WG), f.cout.div_ceil(f.toc()), 1], "forward_fast");
+    // bindings in order: bias(3), out(5), x4(6), w4(7)
+    gpu.dispatch_with(&k::CONV2D_FORWARD_FAST, &f.consts(), &p, &[b.unwrap_or(wp), y, &xp, wp], groups);
+}
+
+/// Whether `backward_weight_fast` handles this kernel (its accumulators
+/// cover at most 25 taps).
+fn fast_weight_ok(kh: usize, kw: usize, sw: usize) -> bool {
+    fast_ok(kw, sw) && kh <= 5 && kh * kw <= 25
+}
+
+/// Weight gradient on the fast path: partial sums over chunks of output
+/// pixels, then one column sum.
+fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Tensor {
+    let f = Fast::forward(g);
+    let (hp, wp4) = f.padded();
+    let xp = f.pad_input(gpu, x);
+    let owp = f.owt() * 8;
+    // dy rows must be whole 8-column tiles
+    let dyp = if owp == g.ow { dy.clone() } else { pad_planes(gpu, dy, g.n * g.o, (g.oh, g.ow), (g.oh, owp), (0, 0)) };
+    // work items: columns (n, 8-column tile), each walked over every output row
+    let cols = g.n * f.owt();
+    let per_chunk_threads = g.c * g.o.div_ceil(8);
+    let want = 2048usize.div_ceil(per_chunk_threads).clamp(1, cols);
+    let chunk = cols.div_ceil(want);
+    let chunks = cols.div_ceil(chunk);
+    let wlen = g.o * g.c * g.kh * g.kw;
+    let part = gpu.alloc(&[chunks, wlen]);
+    let p = Params {
+        n: g.n as u32,
+        c: g.c as u32,
+        h: hp as u32,
+        w: wp4 as u32,
+        o: g.o as u32,
+        kh: g.kh as u32,
+        oh: g.oh as u32,
+        ow: (owp / 4) as u32,
+        sh: g.stride.0 as u32,
+        chunk: chunk as u32,
+        total: cols as u32,
+        flags: chunks as u32,
+        ..Default::default()
+    };
+    let groups = grid(gpu, [(chunks * g.c).div_ceil(WG), g.o.div_ceil(8), 1], "backward_weight_fast");
+    let consts = [("KW", g.kw as f64), ("SW", g.stride.1 as f64), ("SH", g.stride.0 as f64), ("KH", g.kh as f64)];
+    // bindings in order: out(5), x4(6), dy4(8)
+    gpu.dispatch_with(&k::CONV2D_BACKWARD_WEIGHT_FAST, &consts, &p, &[&part, &xp, &dyp], groups);
+    if chunks == 1 {
+        return part.reshape(&g.w_shape());
+    }
+    let dw = gpu.alloc(&g.w_shape());
+    reduce::sum_cols_into(gpu, &part, 1.0, &dw);
+    dw
+}

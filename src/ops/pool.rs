@@ -1,0 +1,135 @@
+//! Host side of shaders/pool.wgsl: 2-D max and average pooling over NCHW,
+//! any kernel / stride / zero padding (PyTorch semantics, `ceil_mode=False`).
+
+use std::sync::Arc;
+
+use crate::gpu::{groups_1d, kernels as k, Gpu};
+use crate::ops::conv2d::out_size;
+use crate::tensor::Tensor;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    planes: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    mode: u32,
+}
+
+const MAX: u32 = 0;
+const AVG_INCLUDE_PAD: u32 = 1;
+const AVG_EXCLUDE_PAD: u32 = 2;
+
+/// Window geometry of one pooling layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2d {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub pad: (usize, usize),
+}
+
+impl Pool2d {
+    pub fn new(kernel: (usize, usize), stride: (usize, usize), pad: (usize, usize)) -> Pool2d {
+        assert!(
+            2 * pad.0 <= kernel.0 && 2 * pad.1 <= kernel.1,
+            "pool: padding {pad:?} must be at most half the kernel {kernel:?}"
+        );
+        Pool2d { kernel, stride, pad }
+    }
+
+    /// Square window `k`, stride `s`, padding `p`.
+    pub fn square(k: usize, s: usize, p: usize) -> Pool2d {
+        Pool2d::new((k, k), (s, s), (p, p))
+    }
+
+    /// [N, C, OH, OW] for an input of shape [N, C, H, W].
+    pub fn out_shape(&self, x_shape: &[usize]) -> [usize; 4] {
+        assert_eq!(x_shape.len(), 4, "pool: input must be [N,C,H,W], got {x_shape:?}");
+        [
+            x_shape[0],
+            x_shape[1],
+            out_size(x_shape[2], self.kernel.0, self.stride.0, self.pad.0),
+            out_size(x_shape[3], self.kernel.1, self.stride.1, self.pad.1),
+        ]
+    }
+
+    fn params(&self, x_shape: &[usize], mode: u32) -> Params {
+        let o = self.out_shape(x_shape);
+        Params {
+            planes: (x_shape[0] * x_shape[1]) as u32,
+            h: x_shape[2] as u32,
+            w: x_shape[3] as u32,
+            oh: o[2] as u32,
+            ow: o[3] as u32,
+            kh: self.kernel.0 as u32,
+            kw: self.kernel.1 as u32,
+            sh: self.stride.0 as u32,
+            sw: self.stride.1 as u32,
+            ph: self.pad.0 as u32,
+            pw: self.pad.1 as u32,
+            mode,
+        }
+    }
+}
+
+/// Max pooling: (out [N,C,OH,OW], argmax as u32 index ih*W+iw into each
+/// input plane, as PyTorch's `return_indices=True`).
+pub fn max_pool2d_forward(gpu: &Arc<Gpu>, x: &Tensor, pool: &Pool2d) -> (Tensor, Tensor) {
+    let shape = pool.out_shape(x.shape());
+    let out = gpu.alloc(&shape);
+    let idx = gpu.alloc(&shape);
+    let p = pool.params(x.shape(), MAX);
+    gpu.dispatch(&k::POOL_FORWARD, &p, &[x, &out, &idx], groups_1d(out.len(), 64));
+    (out, idx)
+}
+
+/// dx [x_shape] from dy and the argmax of `max_pool2d_forward`; correct for
+/// overlapping windows (a gather over input positions, no atomics).
+pub fn max_pool2d_backward(gpu: &Arc<Gpu>, dy: &Tensor, idx: &Tensor, x_shape: &[usize], pool: &Pool2d) -> Tensor {
+    let shape = pool.out_shape(x_shape);
+    let n: usize = shape.iter().product();
+    assert_eq!(dy.len(), n, "max_pool2d_backward: dy {:?} != {shape:?}", dy.shape());
+    assert_eq!(idx.len(), n, "max_pool2d_backward: indices {:?} != {shape:?}", idx.shape());
+    let dx = gpu.alloc(x_shape);
+    let p = pool.params(x_shape, MAX);
+    gpu.dispatch(&k::POOL_BACKWARD, &p, &[dy, idx, &dx], groups_1d(dx.len(), 64));
+    dx
+}
+
+/// Average pooling. `count_include_pad` as PyTorch (its default is true:
+/// divide by kh*kw; false: by the number of in-bounds elements).
+pub fn avg_pool2d_forward(gpu: &Arc<Gpu>, x: &Tensor, pool: &Pool2d, count_include_pad: bool) -> Tensor {
+    let shape = pool.out_shape(x.shape());
+    let out = gpu.alloc(&shape);
+    let mode = if count_include_pad { AVG_INCLUDE_PAD } else { AVG_EXCLUDE_PAD };
+    let p = pool.params(x.shape(), mode);
+    // idx_out is not written in average mode: bind a 1-element stand-in.
+    let dummy = gpu.alloc(&[1]);
+    gpu.dispatch(&k::POOL_FORWARD, &p, &[x, &out, &dummy], groups_1d(out.len(), 64));
+    out
+}
+
+pub fn avg_pool2d_backward(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x_shape: &[usize],
+    pool: &Pool2d,
+    count_include_pad: bool,
+) -> Tensor {
+    let shape = pool.out_shape(x_shape);
+    assert_eq!(dy.len(), shape.iter().product::<usize>(), "avg_pool2d_backward: dy {:?} != {shape:?}", dy.shape());
+    let dx = gpu.alloc(x_shape);
+    let mode = if count_include_pad { AVG_INCLUDE_PAD } else { AVG_EXCLUDE_PAD };
+    let p = pool.params(x_shape, mode);
+    // idx_in is not read in average mode; dy stands in for it.
+    gpu.dispatch(&k::POOL_BACKWARD, &p, &[dy, dy, &dx], groups_1d(dx.len(), 64));
+    dx
+}
