@@ -44,6 +44,13 @@ enum Cmd {
     /// Benchmarks
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Pixel-space attacks: fgsm, pgd, cw, jsma (writes adv.npy, results.json, grid.png to --out-dir)
+    #[command(subcommand)]
+    Attack(cli::attack::AttackCmd),
+    /// Warp images with stAdv flows (bilinear, clamped; flow N×2×H×W, channel 0 vertical)
+    Warp(cli::warp::WarpCmd),
+    /// Per-image stAdv flow loss L_flow of flows in an .npy file
+    FlowLoss(cli::warp::FlowLossCmd),
 }
 
 fn parse_data(s: &str) -> Result<DataSpec, String> {
@@ -84,6 +91,18 @@ struct TrainCmd {
     /// Where to write results.json
     #[arg(long, default_value = "results.json")]
     results: PathBuf,
+    /// Augment: random crop with 4-pixel zero padding + horizontal flip (CIFAR)
+    #[arg(long)]
+    augment: bool,
+    /// Learning-rate schedule, stepped per epoch
+    #[arg(long, value_enum, default_value_t = cli::train::ScheduleKind::Constant)]
+    schedule: cli::train::ScheduleKind,
+    /// Epochs between learning-rate decays (--schedule step)
+    #[arg(long, default_value_t = 30)]
+    step_size: usize,
+    /// Learning-rate decay factor (--schedule step)
+    #[arg(long, default_value_t = 0.1)]
+    gamma: f32,
 }
 
 #[derive(Args)]
@@ -120,6 +139,30 @@ struct PredictCmd {
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// GEMM GFLOP/s for NN, NT and TN square products (and numpy's, if present)
+    Gemm {
+        /// Sizes M=N=K (comma-separated)
+        #[arg(long, value_delimiter = ',', default_value = "256,512,1024,2048")]
+        sizes: Vec<usize>,
+        /// Timed products per size and variant, after one warm-up
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        #[arg(long, default_value = "results.json")]
+        results: PathBuf,
+    },
+    /// Conv-layer forward/backward GFLOP/s (2·MACs per pass) of lenet and alexnet-cifar
+    Conv {
+        /// Architectures whose conv layers to time (comma-separated)
+        #[arg(long, value_delimiter = ',', default_value = "lenet,alexnet-cifar")]
+        arch: Vec<String>,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Timed repetitions per pass after one warm-up
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        #[arg(long, default_value = "results.json")]
+        results: PathBuf,
+    },
     /// MLP training throughput (images/s)
     Train {
         #[arg(long, default_value = "mlp:784-500-10")]
@@ -158,10 +201,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out: t.out,
                 resume: t.resume,
                 results: t.results,
+                augment: t.augment,
+                schedule: t.schedule,
+                step_size: t.step_size,
+                gamma: t.gamma,
             },
         ),
         Cmd::Eval(e) => cli::model_cmds::eval(&g, &e.arch, &e.model, &e.data, e.batch, &e.results),
         Cmd::Predict(p) => cli::model_cmds::predict(&g, &p.arch, &p.model, &p.input, &p.out, p.batch),
+        Cmd::Attack(a) => cli::attack::run(&g, &a),
+        Cmd::Warp(w) => cli::warp::run_warp(&g, &w),
+        Cmd::FlowLoss(f) => cli::warp::run_flow_loss(&g, &f),
+        Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),
+        Cmd::Bench(BenchCmd::Conv { arch, batch, reps, results }) => cli::bench::conv(&g, &arch, batch, reps, &results),
         Cmd::Bench(BenchCmd::Train { arch, data, batch, epochs, results }) => {
             cli::bench::train(&g, &arch, &data, batch, epochs, &results)
         }

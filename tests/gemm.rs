@@ -1,11 +1,17 @@
-//! GEMM variants against an f64 oracle on odd shapes.
+//! GEMM variants against an f64 oracle on odd shapes, through every kernel
+//! path (the CPU-adapter path, the real-GPU tiled path and the naive one all
+//! run on lavapipe too, so CI covers them).
 
 mod common;
 
-use advlab::ops::gemm::{self, Trans, NN, NT, TN};
+use advlab::ops::gemm::{self, GemmPath, Trans, NN, NT, TN};
 use common::*;
 
-fn check(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool) {
+const TT: Trans = Trans { ta: true, tb: true };
+const PATHS: [GemmPath; 4] = [GemmPath::Auto, GemmPath::Naive, GemmPath::Tiled, GemmPath::Cpu];
+
+#[allow(clippy::too_many_arguments)]
+fn check_path(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool, path: GemmPath) {
     let gpu = gpu();
     let mut r = rng((m * 1_000_003 + n * 1009 + k) as u64);
     let a = randn(&mut r, m * k, 1.0);
@@ -16,7 +22,7 @@ fn check(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool) {
     let tb = gpu.upload(&b, &if t.tb { [n, k] } else { [k, n] });
     let tbias = gpu.upload(&bv, &[n]);
     let c = gpu.upload(&c0, &[m, n]);
-    gemm::gemm_into(&gpu, &ta, &tb, t, bias.then_some(&tbias), accumulate, &c);
+    gemm::gemm_into_with(&gpu, &ta, &tb, t, bias.then_some(&tbias), accumulate, &c, path);
     let mut want = gemm_oracle(&a, &b, m, n, k, t.ta, t.tb);
     for i in 0..m {
         for j in 0..n {
@@ -31,16 +37,54 @@ fn check(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool) {
     let got = gpu.read(&c);
     // f32 accumulation over k terms of size ~1: error grows like sqrt(k) eps.
     let tol = 1e-6 * (k as f64).sqrt().max(1.0) * 4.0;
-    assert_close(&format!("gemm {m}x{n}x{k} {t:?} bias={bias} acc={accumulate}"), &got, &want, tol);
+    assert_close(&format!("gemm {m}x{n}x{k} {t:?} bias={bias} acc={accumulate} {path:?}"), &got, &want, tol);
+}
+
+fn check(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool) {
+    for path in PATHS {
+        check_path(m, n, k, t, bias, accumulate, path);
+    }
+}
+
+const SHAPES: [(usize, usize, usize); 11] = [
+    (1, 1, 1),
+    (7, 13, 5),
+    (13, 7, 5),
+    (1, 17, 33),
+    (33, 1, 9),
+    (2, 3, 4),
+    (64, 64, 64),
+    (65, 63, 67),
+    (17, 33, 1),
+    (257, 129, 65),
+    (10, 500, 784),
+];
+
+#[test]
+fn gemm_odd_shapes_nn() {
+    for &(m, n, k) in &SHAPES {
+        check(m, n, k, NN, false, false);
+    }
 }
 
 #[test]
-fn gemm_odd_shapes_all_variants() {
-    let shapes = [(1, 1, 1), (7, 13, 5), (13, 7, 5), (1, 17, 33), (33, 1, 9), (64, 64, 64), (65, 63, 67), (257, 129, 65), (10, 500, 784)];
-    for &(m, n, k) in &shapes {
-        for t in [NN, NT, TN] {
-            check(m, n, k, t, false, false);
-        }
+fn gemm_odd_shapes_nt() {
+    for &(m, n, k) in &SHAPES {
+        check(m, n, k, NT, false, false);
+    }
+}
+
+#[test]
+fn gemm_odd_shapes_tn() {
+    for &(m, n, k) in &SHAPES {
+        check(m, n, k, TN, false, false);
+    }
+}
+
+#[test]
+fn gemm_odd_shapes_tt() {
+    for &(m, n, k) in &[(1, 1, 1), (7, 13, 5), (65, 63, 67), (40, 36, 44)] {
+        check(m, n, k, TT, false, false);
     }
 }
 
@@ -49,6 +93,108 @@ fn gemm_bias_and_accumulate() {
     for t in [NN, NT, TN] {
         check(37, 29, 41, t, true, false);
         check(37, 29, 41, t, false, true);
+        check(37, 29, 41, t, true, true);
+        check(1, 1, 1, t, true, true);
         check(128, 500, 784, t, true, false);
+    }
+}
+
+/// Every CPU-path edge case: M, N, K each on and off multiples of the
+/// 16x16 tile and of 4 (packing), with bias and accumulate.
+#[test]
+fn gemm_cpu_path_edges() {
+    for &m in &[1usize, 4, 15, 16, 17, 33] {
+        for &n in &[1usize, 4, 15, 16, 17] {
+            for &k in &[1usize, 3, 4, 8, 17] {
+                for t in [NN, NT, TN] {
+                    check_path(m, n, k, t, true, true, GemmPath::Cpu);
+                }
+            }
+        }
+    }
+}
+
+/// Auto path at 1024^3 (the CPU kernel on lavapipe), checked on a sample of
+/// entries against the f64 oracle.
+#[test]
+fn gemm_1024_cubed() {
+    let gpu = gpu();
+    let s = 1024;
+    let mut r = rng(1024);
+    let a = randn(&mut r, s * s, 1.0);
+    let b = randn(&mut r, s * s, 1.0);
+    let bv = randn(&mut r, s, 1.0);
+    let ta = gpu.upload(&a, &[s, s]);
+    let tb = gpu.upload(&b, &[s, s]);
+    let tbias = gpu.upload(&bv, &[s]);
+    for t in [NN, NT, TN] {
+        let c = gemm::gemm(&gpu, &ta, &tb, t, Some(&tbias));
+        let got = gpu.read(&c);
+        let mut worst = 0f64;
+        for q in 0..2000usize {
+            let (i, j) = ((q * 7919 + 13) % s, (q * 104_729 + 7) % s);
+            let mut want = bv[j] as f64;
+            for p in 0..s {
+                let av = if t.ta { a[p * s + i] } else { a[i * s + p] } as f64;
+                let bw = if t.tb { b[j * s + p] } else { b[p * s + j] } as f64;
+                want += av * bw;
+            }
+            worst = worst.max((got[i * s + j] as f64 - want).abs() / (1.0 + want.abs()));
+        }
+        let tol = 1e-6 * (s as f64).sqrt() * 4.0;
+        assert!(worst <= tol, "gemm 1024^3 {t:?}: max error {worst:.3e} > {tol:.1e}");
+    }
+}
+
+/// CPU time of this process (all threads), from /proc (Linux only; 0 elsewhere).
+fn cpu_secs() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .sum::<f64>()
+        * 1e-9
+}
+
+/// `cargo test --release --test gemm -- --ignored --nocapture bench`:
+/// prints GFLOP/s per variant (ADVLAB_BENCH_SIZES=256,512 to pick sizes).
+/// Besides wall clock it prints a CPU-time-normalised figure (flops / CPU
+/// seconds x 2 cores), which stays meaningful on a shared build machine.
+#[test]
+#[ignore]
+fn bench_gemm_print() {
+    let gpu = gpu();
+    let sizes: Vec<usize> = std::env::var("ADVLAB_BENCH_SIZES")
+        .map(|s| s.split(',').map(|x| x.trim().parse().unwrap()).collect())
+        .unwrap_or_else(|_| vec![256, 512, 1024, 2048]);
+    for s in sizes {
+        let reps = ((1usize << 31) / (s * s * s)).clamp(1, 20);
+        let rows = advlab::bench::gemm::bench_gemm(&gpu, &[s], reps).unwrap();
+        let x = gpu.upload(&randn(&mut rng(s as u64), s * s, 1.0), &[s, s]);
+        let c = gpu.alloc(&[s, s]);
+        for r in &rows {
+            let t = match r.variant.as_str() {
+                "NN" => NN,
+                "NT" => NT,
+                _ => TN,
+            };
+            // Same loop again, timed by CPU seconds.
+            gemm::gemm_into(&gpu, &x, &x, t, None, false, &c);
+            gpu.sync();
+            let c0 = cpu_secs();
+            for _ in 0..reps {
+                gemm::gemm_into(&gpu, &x, &x, t, None, false, &c);
+            }
+            gpu.sync();
+            let cpu = (cpu_secs() - c0) / reps as f64;
+            println!(
+                "{:>5} {}: {:8.2} GFLOP/s wall {:10.2} ms (reps {reps}); CPU-normalised (2 cores): {:.2} GFLOP/s",
+                r.size,
+                r.variant,
+                r.gflops,
+                r.ms,
+                2.0 * 2.0 * (s as f64).powi(3) / cpu / 1e9
+            );
+        }
+        println!("{:>5} numpy: {:?} GFLOP/s", s, advlab::bench::gemm::numpy_gflops(s));
     }
 }

@@ -59,3 +59,159 @@ pub fn train(gpu_opts: &GpuOptions, arch: &str, spec: &DataSpec, batch: usize, e
     super::print_profile(&gpu);
     Ok(())
 }
+
+/// One conv layer's input shape [N,C,H,W] and geometry, walking an
+/// architecture's layers from its input (None past the first Flatten).
+pub fn conv_layers(arch: &crate::nn::Arch, batch: usize) -> Vec<(String, [usize; 4], [usize; 4], usize, usize)> {
+    use crate::nn::arch::Layer;
+    use crate::ops::conv2d::out_size;
+    let [c, h, w] = arch.input;
+    let mut s = [batch, c, h, w];
+    let mut out = Vec::new();
+    for l in &arch.layers {
+        match l {
+            Layer::Conv2d { name, inp, out: o, k, stride, pad } => {
+                out.push((name.clone(), s, [*o, *inp, *k, *k], *stride, *pad));
+                s = [s[0], *o, out_size(s[2], *k, *stride, *pad), out_size(s[3], *k, *stride, *pad)];
+            }
+            Layer::MaxPool { k, stride } | Layer::AvgPool { k, stride } => {
+                s = [s[0], s[1], out_size(s[2], *k, *stride, 0), out_size(s[3], *k, *stride, 0)];
+            }
+            Layer::Flatten | Layer::Linear { .. } => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `advlab bench conv`: forward and backward (data + weight + bias)
+/// GFLOP/s of every conv layer of each architecture at `batch`, counting
+/// 2·MACs per pass (forward 1 pass, backward 2). `reps` timed repetitions
+/// after one warm-up, each followed by a device sync.
+pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, results: &Path) -> Result<()> {
+    use crate::ops::conv2d::{self, ConvGeom};
+    use rand::{Rng, SeedableRng};
+    use std::time::Instant;
+    anyhow::ensure!(batch > 0 && reps > 0, "--batch and --reps must be at least 1");
+    let parsed: Vec<Arch> = archs.iter().map(|a| Arch::parse(a)).collect::<Result<_>>()?;
+    let gpu = super::open_gpu(gpu_opts)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect() };
+    let mut rows = Vec::new();
+    let mut json_rows = Vec::new();
+    for arch in &parsed {
+        let (mut tot_flops, mut tot_s) = (0f64, 0f64);
+        for (name, xs, ws, stride, pad) in conv_layers(arch, batch) {
+            let geom = ConvGeom::new(&xs, &ws, (stride, stride), (pad, pad));
+            let x = gpu.upload(&rand(xs.iter().product()), &xs);
+            let w = gpu.upload(&rand(ws.iter().product()), &ws);
+            let b = gpu.upload(&rand(ws[0]), &[ws[0]]);
+            let ys = geom.y_shape();
+            let dy = gpu.upload(&rand(ys.iter().product()), &ys);
+            let (st, pd) = ((stride, stride), (pad, pad));
+            let fwd = || drop(conv2d::conv2d_forward(&gpu, &x, &w, Some(&b), st, pd));
+            let bwd = || {
+                drop(conv2d::conv2d_backward_data(&gpu, &dy, &w, &xs, st, pd));
+                drop(conv2d::conv2d_backward_weight(&gpu, &dy, &x, &ws, st, pd));
+                drop(conv2d::conv2d_backward_bias(&gpu, &dy));
+            };
+            fwd();
+            bwd();
+            gpu.sync();
+            let time = |f: &dyn Fn()| {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    f();
+                    gpu.sync();
+                }
+                t.elapsed().as_secs_f64() / reps as f64
+            };
+            let tf = time(&fwd);
+            let tb = time(&bwd);
+            let flops = 2.0 * geom.macs() as f64;
+            let (gf, gb, gt) = (flops / tf / 1e9, 2.0 * flops / tb / 1e9, 3.0 * flops / (tf + tb) / 1e9);
+            tot_flops += 3.0 * flops;
+            tot_s += tf + tb;
+            rows.push(vec![
+                arch.spec.clone(),
+                name.clone(),
+                format!("{xs:?}"),
+                format!("{ws:?}"),
+                format!("{:.1}", flops / 1e6),
+                format!("{:.2}", 1e3 * tf),
+                format!("{:.2}", 1e3 * tb),
+                format!("{gf:.2}"),
+                format!("{gb:.2}"),
+                format!("{gt:.2}"),
+            ]);
+            json_rows.push(json!({"arch": arch.spec, "layer": name, "x_shape": xs, "w_shape": ws, "stride": stride, "pad": pad,
+                "macs": geom.macs(), "forward_ms": 1e3 * tf, "backward_ms": 1e3 * tb,
+                "forward_gflops": gf, "backward_gflops": gb, "total_gflops": gt}));
+        }
+        rows.push(vec![
+            arch.spec.clone(),
+            "all convs".into(),
+            String::new(),
+            String::new(),
+            format!("{:.1}", tot_flops / 3.0 / 1e6),
+            String::new(),
+            format!("{:.2} (fwd+bwd)", 1e3 * tot_s),
+            String::new(),
+            String::new(),
+            format!("{:.2}", tot_flops / tot_s / 1e9),
+        ]);
+        json_rows.push(json!({"arch": arch.spec, "layer": "all", "seconds_fwd_bwd": tot_s, "total_gflops": tot_flops / tot_s / 1e9}));
+    }
+    println!(
+        "{}",
+        report::markdown_table(
+            &["arch", "layer", "x", "w", "MFLOP/pass", "fwd ms", "bwd ms", "fwd GFLOP/s", "bwd GFLOP/s", "fwd+bwd GFLOP/s"],
+            &rows
+        )
+    );
+    report::write_json(
+        results,
+        &report::envelope(
+            "bench conv",
+            Some(&gpu),
+            json!({"archs": archs, "batch": batch, "reps": reps, "seed": 0, "flops": "2*MACs per pass; backward = data + weight (+ bias)"}),
+            json!({"layers": json_rows}),
+        ),
+    )?;
+    super::print_profile(&gpu);
+    Ok(())
+}
+
+/// `advlab bench gemm`: GFLOP/s per size and variant, with numpy's figure
+/// at each size when python3 has numpy.
+pub fn gemm(gpu_opts: &GpuOptions, sizes: &[usize], reps: usize, results: &Path) -> Result<()> {
+    let gpu = super::open_gpu(gpu_opts)?;
+    let rows = crate::bench::gemm::bench_gemm(&gpu, sizes, reps)?;
+    let numpy: Vec<(usize, Option<f64>)> = sizes.iter().map(|&s| (s, crate::bench::gemm::numpy_gflops(s))).collect();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let np = numpy.iter().find(|(s, _)| *s == r.size).and_then(|(_, g)| *g);
+            vec![
+                r.size.to_string(),
+                r.variant.clone(),
+                format!("{:.2}", r.gflops),
+                format!("{:.2}", r.ms),
+                np.map(|g| format!("{g:.1}")).unwrap_or_else(|| "n/a".into()),
+            ]
+        })
+        .collect();
+    println!("adapter: {}", gpu.adapter_name());
+    println!("{}", report::markdown_table(&["M=N=K", "variant", "GFLOP/s", "ms", "numpy GFLOP/s"], &table));
+    report::write_json(
+        results,
+        &report::envelope(
+            "bench gemm",
+            Some(&gpu),
+            json!({"sizes": sizes, "reps": reps, "seed": 7}),
+            json!({"advlab": rows, "numpy": numpy.iter().map(|(s, g)| json!({"size": s, "gflops": g})).collect::<Vec<_>>()}),
+        ),
+    )?;
+    super::print_profile(&gpu);
+    Ok(())
+}

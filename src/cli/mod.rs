@@ -1,9 +1,11 @@
 //! Command implementations. `main.rs` parses flags into these option structs
 //! and prints; the work happens here, on the library's public API.
 
+pub mod attack;
 pub mod bench;
 pub mod model_cmds;
 pub mod train;
+pub mod warp;
 
 use std::sync::Arc;
 

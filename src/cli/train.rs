@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::data::{self, DataSpec, Split};
 use crate::gpu::GpuOptions;
-use crate::nn::optim::{OptimConfig, OptimKind, Optimizer};
-use crate::nn::train::{self, TrainConfig};
+use crate::nn::optim::{lr_at, OptimConfig, OptimKind, Optimizer, Schedule};
+use crate::nn::train::{self, EpochOptions, TrainConfig};
 use crate::nn::{Arch, Model};
 use crate::report;
 
@@ -27,6 +27,42 @@ pub struct TrainArgs {
     pub out: PathBuf,
     pub resume: bool,
     pub results: PathBuf,
+    /// Random crop (4-pixel zero padding) + horizontal flip per image.
+    pub augment: bool,
+    /// Learning-rate schedule: constant, step or cosine.
+    pub schedule: ScheduleKind,
+    /// Epochs between decays of the step schedule.
+    pub step_size: usize,
+    /// Decay factor of the step schedule.
+    pub gamma: f32,
+}
+
+/// `--schedule`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleKind {
+    #[default]
+    Constant,
+    Step,
+    Cosine,
+}
+
+impl TrainArgs {
+    /// The schedule these flags describe.
+    pub fn schedule(&self) -> Result<Schedule> {
+        Ok(match self.schedule {
+            ScheduleKind::Constant => Schedule::Constant,
+            ScheduleKind::Step => {
+                if self.step_size == 0 {
+                    bail!("--step-size must be at least 1");
+                }
+                if !(self.gamma.is_finite() && self.gamma > 0.0) {
+                    bail!("--gamma {} must be a positive number", self.gamma);
+                }
+                Schedule::Step { step_size: self.step_size, gamma: self.gamma }
+            }
+            ScheduleKind::Cosine => Schedule::Cosine { epochs: self.epochs },
+        })
+    }
 }
 
 pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
@@ -34,6 +70,8 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         bail!("--epochs and --batch must be at least 1");
     }
     let arch = Arch::parse(&a.arch)?;
+    let schedule = a.schedule()?;
+    let opts = EpochOptions { augment: a.augment };
     let train_set = data::load(&a.data, Split::Train)?;
     let test_set = data::load(&a.data, Split::Test)?;
     let gpu = super::open_gpu(gpu_opts)?;
@@ -63,8 +101,16 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     };
     model.check_input(&format!("--data {:?}", a.data), &[train_set.n, train_set.c, train_set.h, train_set.w])?;
     eprintln!(
-        "training {} on {} train / {} test images, {} epochs, batch {}, {:?} lr {}",
-        a.arch, train_set.n, test_set.n, a.epochs, a.batch, a.optim, lr
+        "training {} on {} train / {} test images, {} epochs, batch {}, {:?} lr {} ({:?}){}",
+        a.arch,
+        train_set.n,
+        test_set.n,
+        a.epochs,
+        a.batch,
+        a.optim,
+        lr,
+        schedule,
+        if a.augment { ", augmented" } else { "" }
     );
 
     let mut history = Vec::new();
@@ -76,7 +122,8 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
                 .progress_chars("=> "),
         );
         pb.set_prefix(format!("{}/{}", epoch + 1, a.epochs));
-        let mut st = train::train_epoch(&gpu, &model, &mut opt, &train_set, &cfg, epoch, lr, |seen, loss, acc| {
+        let lr_e = lr_at(lr, &schedule, epoch);
+        let mut st = train::train_epoch_with(&gpu, &model, &mut opt, &train_set, &cfg, epoch, lr_e, &opts, |seen, loss, acc| {
             pb.set_position(seen as u64);
             pb.set_message(format!("loss {loss:.4} acc {:.2}%", 100.0 * acc));
         })?;
@@ -84,9 +131,10 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         let ev = train::evaluate(&gpu, &model, &test_set, 1000)?;
         st.test_accuracy = Some(ev.accuracy);
         eprintln!(
-            "epoch {}/{}: loss {:.4}, train acc {:.2}%, test acc {:.2}%, {:.1} s ({:.0} images/s)",
+            "epoch {}/{}: lr {:.3e}, loss {:.4}, train acc {:.2}%, test acc {:.2}%, {:.1} s ({:.0} images/s)",
             epoch + 1,
             a.epochs,
+            lr_e,
             st.train_loss,
             100.0 * st.train_accuracy,
             100.0 * ev.accuracy,
@@ -118,7 +166,7 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         "train",
         Some(&gpu),
         json!({"arch": a.arch, "data": format!("{:?}", a.data), "train_images": train_set.n, "test_images": test_set.n,
-               "config": cfg, "out": a.out, "resumed_from_epoch": start_epoch}),
+               "config": cfg, "schedule": schedule, "augment": a.augment, "out": a.out, "resumed_from_epoch": start_epoch}),
         json!({"epochs": history, "test": final_eval}),
     );
     report::write_json(&a.results, &v)?;

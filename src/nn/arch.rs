@@ -1,6 +1,7 @@
 //! Named architectures: `mlp:784-500-10`, `mlp:784-H1-H2-...-10`, `lenet`,
-//! `lenet:3x32x32`. Parameter names and layouts follow PyTorch
-//! (`fc1.weight` is [out, in], `conv1.weight` is [out, in, kh, kw]).
+//! `lenet:3x32x32`, `alexnet-cifar`, `vgg-cifar`, `vgg-cifar:W`. Parameter
+//! names and layouts follow PyTorch (`fc1.weight` is [out, in],
+//! `conv1.weight` is [out, in, kh, kw], `bn1.running_mean` is [C]).
 
 use anyhow::{bail, Context, Result};
 
@@ -14,6 +15,29 @@ pub enum Layer {
     Conv2d { name: String, inp: usize, out: usize, k: usize, stride: usize, pad: usize },
     MaxPool { k: usize, stride: usize },
     AvgPool { k: usize, stride: usize },
+    /// `nn.BatchNorm2d(c)` on [N, C, H, W] (PyTorch defaults eps 1e-5,
+    /// momentum 0.1): parameters `{name}.weight`, `{name}.bias` [c], buffers
+    /// `{name}.running_mean`, `{name}.running_var` [c].
+    BatchNorm2d { name: String, c: usize },
+    /// `nn.BatchNorm1d(c)` on [N, C]; same tensors as `BatchNorm2d`.
+    BatchNorm1d { name: String, c: usize },
+    /// `nn.LocalResponseNorm(size, alpha, beta, k)` across channels.
+    Lrn { size: usize, alpha: f32, beta: f32, k: f32 },
+    /// Inverted dropout with drop probability `p` (identity in eval mode).
+    Dropout { p: f32 },
+    /// Per-channel (x - mean[c]) / std[c] on the [0,1] input, no tensors:
+    /// models take pixels in [0,1] so attacks work in pixel space.
+    Normalize { mean: Vec<f32>, std: Vec<f32> },
+}
+
+/// How a parameter or buffer starts out in `Model::init`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// U(-b, b) (PyTorch's Linear / Conv2d default, b = 1/sqrt(fan_in)).
+    Uniform(f32),
+    /// Every element equal to this value (BatchNorm: weight 1, bias 0,
+    /// running_mean 0, running_var 1).
+    Const(f32),
 }
 
 #[derive(Clone, Debug)]
@@ -26,14 +50,29 @@ pub struct Arch {
     pub layers: Vec<Layer>,
 }
 
-pub const KNOWN: &str = "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32";
+pub const KNOWN: &str =
+    "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32, alexnet-cifar, vgg-cifar, vgg-cifar:W (widths / W)";
+
+/// CIFAR-10 training-set per-channel mean and standard deviation.
+pub const CIFAR_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
+pub const CIFAR_STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
 
 impl Arch {
     pub fn parse(spec: &str) -> Result<Arch> {
         match spec {
             "lenet" | "lenet:1x28x28" => return Ok(Self::lenet(spec, [1, 28, 28])),
             "lenet:3x32x32" => return Ok(Self::lenet(spec, [3, 32, 32])),
+            "alexnet-cifar" => return Ok(Self::alexnet_cifar(spec)),
+            "vgg-cifar" => return Ok(Self::vgg_cifar(spec, 1)),
             _ => {}
+        }
+        if let Some(w) = spec.strip_prefix("vgg-cifar:") {
+            let w: usize = w
+                .parse()
+                .ok()
+                .filter(|&w: &usize| w > 0 && 64 % w == 0)
+                .with_context(|| format!("--arch {spec:?}: the width divisor must be 1, 2, 4, 8, 16, 32 or 64, like vgg-cifar:8"))?;
+            return Ok(Self::vgg_cifar(spec, w));
         }
         let Some(rest) = spec.strip_prefix("mlp:") else {
             bail!("--arch {spec:?}: unknown architecture (known: {KNOWN})");
@@ -85,7 +124,72 @@ impl Arch {
         Arch { spec: spec.to_string(), input, classes: 10, layers }
     }
 
-    /// (name, shape, fan_in) of every parameter, in layer order.
+    /// The cuda-convnet "layers-18pct" CIFAR-10 net (SPEC §5, f1), PyTorch
+    /// semantics (floor-mode pooling, count_include_pad average pooling):
+    /// 3×32×32 → conv1 32@32×32 → maxpool 15×15 → LRN → conv2 32@15×15 →
+    /// avgpool 7×7 → LRN → conv3 64@7×7 → avgpool 3×3 → fc1 576→10.
+    fn alexnet_cifar(spec: &str) -> Arch {
+        let conv = |name: &str, inp, out| Layer::Conv2d { name: name.into(), inp, out, k: 5, stride: 1, pad: 2 };
+        let lrn = || Layer::Lrn { size: 3, alpha: 5e-5, beta: 0.75, k: 1.0 };
+        let layers = vec![
+            Layer::Normalize { mean: CIFAR_MEAN.to_vec(), std: CIFAR_STD.to_vec() },
+            conv("conv1", 3, 32),
+            Layer::MaxPool { k: 3, stride: 2 },
+            Layer::Relu,
+            lrn(),
+            conv("conv2", 32, 32),
+            Layer::Relu,
+            Layer::AvgPool { k: 3, stride: 2 },
+            lrn(),
+            conv("conv3", 32, 64),
+            Layer::Relu,
+            Layer::AvgPool { k: 3, stride: 2 },
+            Layer::Flatten,
+            Layer::Linear { name: "fc1".into(), inp: 64 * 3 * 3, out: 10 },
+        ];
+        Arch { spec: spec.to_string(), input: [3, 32, 32], classes: 10, layers }
+    }
+
+    /// The VGG-like CIFAR net of keras_compressor's example (SPEC §5, the
+    /// transfer source) with every width divided by `div`: 13 conv3×3 pad 1,
+    /// each followed by ReLU and BatchNorm (and Dropout 0.3 / 0.4 where the
+    /// original has it), max-pool 2 after each block, then Dropout 0.5,
+    /// fc1 (512/div) ReLU BatchNorm1d, Dropout 0.5, fc2 → 10. The input is
+    /// mapped from [0,1] to [-1,1] inside the model. Names: conv1..conv13,
+    /// bn1..bn13, fc1, bn14, fc2.
+    fn vgg_cifar(spec: &str, div: usize) -> Arch {
+        let blocks: [&[usize]; 5] = [&[64, 64], &[128, 128], &[256, 256, 256], &[512, 512, 512], &[512, 512, 512]];
+        let mut layers = vec![Layer::Normalize { mean: vec![0.5; 3], std: vec![0.5; 3] }];
+        let (mut inp, mut i) = (3, 0);
+        for (b, widths) in blocks.iter().enumerate() {
+            for (j, &w) in widths.iter().enumerate() {
+                i += 1;
+                let out = w / div;
+                layers.push(Layer::Conv2d { name: format!("conv{i}"), inp, out, k: 3, stride: 1, pad: 1 });
+                layers.push(Layer::Relu);
+                layers.push(Layer::BatchNorm2d { name: format!("bn{i}"), c: out });
+                if j + 1 < widths.len() {
+                    layers.push(Layer::Dropout { p: if b == 0 { 0.3 } else { 0.4 } });
+                }
+                inp = out;
+            }
+            layers.push(Layer::MaxPool { k: 2, stride: 2 });
+        }
+        let hidden = 512 / div;
+        layers.extend([
+            Layer::Flatten,
+            Layer::Dropout { p: 0.5 },
+            Layer::Linear { name: "fc1".into(), inp, out: hidden },
+            Layer::Relu,
+            Layer::BatchNorm1d { name: "bn14".into(), c: hidden },
+            Layer::Dropout { p: 0.5 },
+            Layer::Linear { name: "fc2".into(), inp: hidden, out: 10 },
+        ]);
+        Arch { spec: spec.to_string(), input: [3, 32, 32], classes: 10, layers }
+    }
+
+    /// (name, shape, fan_in) of every trainable parameter, in layer order
+    /// (fan_in is 0 for BatchNorm, whose parameters start at 1 and 0).
     pub fn params(&self) -> Vec<(String, Vec<usize>, usize)> {
         let mut out = Vec::new();
         for l in &self.layers {
@@ -99,13 +203,101 @@ impl Arch {
                     out.push((format!("{name}.weight"), vec![*o, *inp, *k, *k], fan_in));
                     out.push((format!("{name}.bias"), vec![*o], fan_in));
                 }
+                Layer::BatchNorm2d { name, c } | Layer::BatchNorm1d { name, c } => {
+                    out.push((format!("{name}.weight"), vec![*c], 0));
+                    out.push((format!("{name}.bias"), vec![*c], 0));
+                }
                 _ => {}
             }
         }
         out
     }
 
+    /// (name, shape, PyTorch's initial value) of every trainable parameter,
+    /// in the order of [`Arch::params`].
+    pub fn param_inits(&self) -> Vec<(String, Vec<usize>, Init)> {
+        self.params()
+            .into_iter()
+            .map(|(name, shape, fan_in)| {
+                let init = if fan_in > 0 {
+                    Init::Uniform(1.0 / (fan_in as f32).sqrt())
+                } else if name.ends_with(".weight") {
+                    Init::Const(1.0)
+                } else {
+                    Init::Const(0.0)
+                };
+                (name, shape, init)
+            })
+            .collect()
+    }
+
+    /// (name, shape, initial value) of every buffer: state saved with the
+    /// model but not trained (BatchNorm running statistics), layer order.
+    pub fn buffers(&self) -> Vec<(String, Vec<usize>, f32)> {
+        let mut out = Vec::new();
+        for l in &self.layers {
+            if let Layer::BatchNorm2d { name, c } | Layer::BatchNorm1d { name, c } = l {
+                out.push((format!("{name}.running_mean"), vec![*c], 0.0));
+                out.push((format!("{name}.running_var"), vec![*c], 1.0));
+            }
+        }
+        out
+    }
+
+    /// Names PyTorch writes that carry nothing this crate uses
+    /// (`{bn}.num_batches_tracked`, int64): accepted on load, ignored.
+    pub fn ignored_tensors(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::BatchNorm2d { name, .. } | Layer::BatchNorm1d { name, .. } => Some(format!("{name}.num_batches_tracked")),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn input_len(&self) -> usize {
         self.input.iter().product()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vgg_widths_and_names() {
+        let a = Arch::parse("vgg-cifar:8").unwrap();
+        let convs: Vec<(String, usize)> = a
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Conv2d { name, out, .. } => Some((name.clone(), *out)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(convs.len(), 13);
+        assert_eq!(convs.iter().map(|c| c.1).collect::<Vec<_>>(), [8, 8, 16, 16, 32, 32, 32, 64, 64, 64, 64, 64, 64]);
+        assert_eq!(convs[12].0, "conv13");
+        let p = a.params();
+        assert!(p.iter().any(|(n, s, _)| n == "fc1.weight" && s == &vec![64, 64]));
+        assert!(p.iter().any(|(n, s, _)| n == "bn14.weight" && s == &vec![64]));
+        assert_eq!(a.buffers().len(), 2 * 14);
+        assert!(Arch::parse("vgg-cifar:3").is_err());
+        assert!(Arch::parse("vgg-cifar:0").is_err());
+        let full = Arch::parse("vgg-cifar").unwrap();
+        assert!(full.params().iter().any(|(n, s, _)| n == "conv13.weight" && s == &vec![512, 512, 3, 3]));
+    }
+
+    #[test]
+    fn alexnet_cifar_shapes() {
+        let a = Arch::parse("alexnet-cifar").unwrap();
+        let names: Vec<String> = a.params().into_iter().map(|p| p.0).collect();
+        assert_eq!(
+            names,
+            ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias", "fc1.weight", "fc1.bias"]
+        );
+        assert!(a.params().iter().any(|(n, s, _)| n == "fc1.weight" && s == &vec![10, 576]));
+        assert!(a.buffers().is_empty());
     }
 }

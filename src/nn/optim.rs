@@ -90,3 +90,53 @@ impl Optimizer {
         out
     }
 }
+
+/// Learning-rate schedule, evaluated once per epoch (PyTorch's StepLR and
+/// CosineAnnealingLR with eta_min 0, stepped per epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Schedule {
+    /// The base rate throughout.
+    Constant,
+    /// base × gamma^floor(epoch / step_size).
+    Step { step_size: usize, gamma: f32 },
+    /// base × (1 + cos(π · epoch / epochs)) / 2 over `epochs` epochs.
+    Cosine { epochs: usize },
+}
+
+/// The learning rate for 0-based `epoch` (a pure function of its inputs, so
+/// `--resume` picks up the same rate).
+pub fn lr_at(base: f32, schedule: &Schedule, epoch: usize) -> f32 {
+    let b = base as f64;
+    let lr = match *schedule {
+        Schedule::Constant => b,
+        Schedule::Step { step_size, gamma } => b * (gamma as f64).powi((epoch / step_size.max(1)) as i32),
+        Schedule::Cosine { epochs } => {
+            let t = epoch.min(epochs) as f64 / epochs.max(1) as f64;
+            b * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+        }
+    };
+    lr as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules() {
+        let c = Schedule::Constant;
+        assert_eq!((0..5).map(|e| lr_at(0.1, &c, e)).collect::<Vec<_>>(), [0.1; 5]);
+        let s = Schedule::Step { step_size: 2, gamma: 0.5 };
+        assert_eq!((0..6).map(|e| lr_at(0.8, &s, e)).collect::<Vec<_>>(), [0.8, 0.8, 0.4, 0.4, 0.2, 0.2]);
+        let cos = Schedule::Cosine { epochs: 4 };
+        let v: Vec<f32> = (0..5).map(|e| lr_at(1.0, &cos, e)).collect();
+        let want = [1.0, 0.853_553_4, 0.5, 0.146_446_6, 0.0];
+        for (a, b) in v.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{v:?}");
+        }
+        // past the end stays at 0; a zero step size is treated as 1
+        assert_eq!(lr_at(1.0, &cos, 9), 0.0);
+        assert_eq!(lr_at(1.0, &Schedule::Step { step_size: 0, gamma: 0.1 }, 2), 0.1f64.powi(2) as f32);
+    }
+}

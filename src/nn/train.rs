@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::checkpoint::{self, Checkpoint};
-use super::model::Model;
+use super::model::{step_seed, Mode, Model};
 use super::optim::{OptimConfig, Optimizer};
 use crate::autograd::Graph;
 use crate::data::Dataset;
@@ -71,8 +71,57 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
+/// Per-run training options beyond [`TrainConfig`].
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct EpochOptions {
+    /// Random crop with 4-pixel zero padding + horizontal flip (CIFAR-style),
+    /// drawn on the host per image from (seed, epoch).
+    pub augment: bool,
+}
+
+/// Pixels of zero padding for the random crop of `--augment`.
+pub const AUGMENT_PAD: usize = 4;
+
+/// The per-epoch augmentation stream: independent of the shuffle's.
+pub fn augment_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(step_seed(seed ^ 0xA5A5_5A5A_C3C3_3C3C, epoch as u64))
+}
+
+/// In place on `n` images [C, H, W] laid out back to back: shift by a
+/// random (dy, dx) in [-4, 4]² with zeros shifted in (= a random crop of the
+/// image zero-padded by 4), then mirror left-right with probability 1/2.
+/// Draws three numbers per image from `rng`, in image order.
+pub fn augment_images(images: &mut [f32], n: usize, c: usize, h: usize, w: usize, rng: &mut ChaCha8Rng, scratch: &mut Vec<f32>) {
+    let per = c * h * w;
+    assert_eq!(images.len(), n * per, "augment_images: {} values for {n} images of {c}x{h}x{w}", images.len());
+    let p = AUGMENT_PAD as i64;
+    for img in images.chunks_mut(per) {
+        let oy = rng.random_range(-p..=p) as isize;
+        let ox = rng.random_range(-p..=p) as isize;
+        let flip = rng.random_bool(0.5);
+        scratch.clear();
+        scratch.extend_from_slice(img);
+        for ch in 0..c {
+            for y in 0..h {
+                let sy = y as isize + oy;
+                for x in 0..w {
+                    let xx = if flip { w - 1 - x } else { x };
+                    let sx = xx as isize + ox;
+                    let v = if sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize {
+                        scratch[(ch * h + sy as usize) * w + sx as usize]
+                    } else {
+                        0.0
+                    };
+                    img[(ch * h + y) * w + x] = v;
+                }
+            }
+        }
+    }
+}
+
 /// One epoch of minibatch training. `on_step(done_images, running_loss,
 /// running_acc)` is called after each read-back.
+#[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     gpu: &Arc<Gpu>,
     model: &Model,
@@ -81,6 +130,25 @@ pub fn train_epoch(
     cfg: &TrainConfig,
     epoch: usize,
     lr: f32,
+    on_step: impl FnMut(usize, f64, f64),
+) -> Result<EpochStats> {
+    train_epoch_with(gpu, model, opt, data, cfg, epoch, lr, &EpochOptions::default(), on_step)
+}
+
+/// [`train_epoch`] with options (augmentation). The model runs in
+/// `Mode::Train` with dropout seeded by `step_seed(cfg.seed, global step)`,
+/// global step = epoch × steps per epoch + step, so a run resumed at an
+/// epoch boundary replays bit for bit.
+#[allow(clippy::too_many_arguments)]
+pub fn train_epoch_with(
+    gpu: &Arc<Gpu>,
+    model: &Model,
+    opt: &mut Optimizer,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    epoch: usize,
+    lr: f32,
+    opts: &EpochOptions,
     mut on_step: impl FnMut(usize, f64, f64),
 ) -> Result<EpochStats> {
     if data.n == 0 {
@@ -93,12 +161,25 @@ pub fn train_epoch(
     let mut host = Vec::new();
     let mut seen = 0usize;
     let steps = data.n.div_ceil(cfg.batch);
+    let mut aug_rng = augment_rng(cfg.seed, epoch);
+    let mut scratch = Vec::new();
     for (step, idx) in order.chunks(cfg.batch).enumerate() {
-        let (x, y) = upload_batch(gpu, data, idx, &mut host);
+        let (x, y) = if opts.augment {
+            host.clear();
+            for &i in idx {
+                host.extend_from_slice(data.image(i));
+            }
+            augment_images(&mut host, idx.len(), data.c, data.h, data.w, &mut aug_rng, &mut scratch);
+            let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i]).collect();
+            (gpu.upload(&host, &[idx.len(), data.c, data.h, data.w]), gpu.upload_u32(&labels, &[idx.len()]))
+        } else {
+            upload_batch(gpu, data, idx, &mut host)
+        };
         let mut g = Graph::new(gpu);
         let params = model.bind(&mut g, true);
         let xv = g.leaf(x, false);
-        let logits = model.forward(&mut g, xv, &params);
+        let global_step = (epoch * steps + step) as u64;
+        let logits = model.forward_mode(&mut g, xv, &params, Mode::Train { seed: step_seed(cfg.seed, global_step) });
         softmax_xent::count_correct(gpu, g.value(logits), &y, &correct);
         let per_row = g.softmax_xent(logits, &y);
         let loss = g.mean(per_row);
@@ -188,4 +269,50 @@ pub fn load_state(gpu: &Arc<Gpu>, model: &Model, opt: &mut Optimizer, path: &Pat
     meta.get("epochs_done")
         .and_then(|s| s.parse().ok())
         .with_context(|| format!("{}: no epochs_done in metadata", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn augment_shifts_flips_and_pads_with_zeros() {
+        let (c, h, w) = (2, 5, 6);
+        let img: Vec<f32> = (0..c * h * w).map(|i| i as f32 + 1.0).collect();
+        let mut rng = augment_rng(1, 0);
+        let mut seen_flip = [false; 2];
+        let mut scratch = Vec::new();
+        for _ in 0..64 {
+            let mut probe = rng.clone();
+            let oy = probe.random_range(-4i64..=4) as isize;
+            let ox = probe.random_range(-4i64..=4) as isize;
+            let flip = probe.random_bool(0.5);
+            seen_flip[flip as usize] = true;
+            let mut out = img.clone();
+            augment_images(&mut out, 1, c, h, w, &mut rng, &mut scratch);
+            for ch in 0..c {
+                for y in 0..h {
+                    for x in 0..w {
+                        let xx = if flip { w - 1 - x } else { x };
+                        let (sy, sx) = (y as isize + oy, xx as isize + ox);
+                        let want = if (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx) {
+                            img[(ch * h + sy as usize) * w + sx as usize]
+                        } else {
+                            0.0
+                        };
+                        assert_eq!(out[(ch * h + y) * w + x], want);
+                    }
+                }
+            }
+        }
+        assert!(seen_flip[0] && seen_flip[1]);
+        // same seed and epoch, same draws; another epoch, others
+        let (mut a, mut b) = (img.repeat(8), img.repeat(8));
+        augment_images(&mut a, 8, c, h, w, &mut augment_rng(3, 2), &mut scratch);
+        augment_images(&mut b, 8, c, h, w, &mut augment_rng(3, 2), &mut scratch);
+        assert_eq!(a, b);
+        let mut d = img.repeat(8);
+        augment_images(&mut d, 8, c, h, w, &mut augment_rng(3, 3), &mut scratch);
+        assert_ne!(a, d);
+    }
 }

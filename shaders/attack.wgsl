@@ -1,0 +1,425 @@
+// Pixel-space attack kernels (SPEC §1-3). Per-image state lives in GPU
+// buffers; the host reads back only what it must decide on.
+//
+//   pgd_step    FGSM / PGD step, L∞ or L2, projection + box clip  (1 workgroup per image)
+//   cw_prep     C&W change of variables: w0, x̄ = tanh(w0)·mul+plus, x' = x̄
+//   cw_eval     C&W loss, compare, best tracking, abort-early, dL/dZ seed (1 workgroup per image)
+//   cw_adam     C&W chain rule through tanh + TF-style Adam on δ, then x' (per element)
+//   jsma_seed   JSMA stopping test + backward seeds for α (target) and β (others)
+//   jsma_pairs  masked pair saliency search, partial argmax per tile (no n² buffer)
+//   jsma_apply  final argmax over tiles, perturb the pair, shrink the domain
+//
+// Entry points are few on purpose: lavapipe JIT costs 13-150 ms each.
+
+struct Params {
+    n: u32,          // features per image (C*H*W)
+    batch: u32,
+    classes: u32,
+    mode: u32,       // pgd: 0 L∞, 1 L2. cw_eval: 0 record, 1 record + abort check, 2 loss only. jsma_seed: 0 probs, 1 logits
+    eps: f32,
+    step: f32,
+    lo: f32,         // pixel box
+    hi: f32,
+    dir: f32,        // +1 ascend the loss, -1 descend it
+    kappa: f32,
+    mul: f32,        // (hi-lo)/2
+    plus: f32,       // (hi+lo)/2
+    lr_t: f32,       // Adam lr·sqrt(1-β2^t)/(1-β1^t)
+    beta1: f32,
+    beta2: f32,
+    adam_eps: f32,
+    tiles: u32,
+    max_iters: u32,
+    theta: f32,
+    flags: u32,      // bit0: pgd project / cw targeted; bit1: jsma increase
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+var<workgroup> red: array<f32, 256>;
+var<workgroup> redk: array<u32, 256>;
+var<workgroup> bflag: u32;
+
+// Sum of `v` over the workgroup (every thread gets it). Uniform control flow only.
+fn wg_sum(lid: u32, v: f32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) { red[lid] += red[lid + s]; }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+// tanh without overflow inside exp-based implementations.
+fn tanh_s(x: f32) -> f32 {
+    return tanh(clamp(x, -20.0, 20.0));
+}
+
+// ---- FGSM / PGD -------------------------------------------------------------
+
+@group(0) @binding(1) var<storage, read> x0: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> xk: array<f32>;
+
+// xk <- clip_box( proj_{x0,eps}( xk + step·dir·d(grad) ) ), d = sign (L∞) or
+// g/max(1e-12,||g||₂) (L2). Projection only when flags bit0 is set (PGD).
+@compute @workgroup_size(256)
+fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let b = wid.x;
+    if (b >= p.batch) { return; }
+    let lid = lid3.x;
+    let base = b * p.n;
+    let project = (p.flags & 1u) != 0u;
+    let a = p.step * p.dir;
+    if (p.mode == 0u) {
+        for (var i = lid; i < p.n; i += WG) {
+            let k = base + i;
+            var v = xk[k] + a * sign(grad[k]);
+            if (project) { v = clamp(v, x0[k] - p.eps, x0[k] + p.eps); }
+            xk[k] = clamp(v, p.lo, p.hi);
+        }
+        return;
+    }
+    var s = 0.0;
+    for (var i = lid; i < p.n; i += WG) {
+        let g = grad[base + i];
+        s += g * g;
+    }
+    let gn = max(1e-12, sqrt(wg_sum(lid, s)));
+    var d = 0.0;
+    for (var i = lid; i < p.n; i += WG) {
+        let k = base + i;
+        let v = xk[k] + a * (grad[k] / gn);
+        xk[k] = v;
+        let e = v - x0[k];
+        d += e * e;
+    }
+    var f = 1.0;
+    if (project) {
+        // cleverhans clip_eta: eta *= min(1, eps / sqrt(max(1e-12, ||eta||²)))
+        let dn = sqrt(max(1e-12, wg_sum(lid, d)));
+        f = min(1.0, p.eps / dn);
+    }
+    for (var i = lid; i < p.n; i += WG) {
+        let k = base + i;
+        var v = xk[k];
+        if (project) { v = x0[k] + (v - x0[k]) * f; }
+        xk[k] = clamp(v, p.lo, p.hi);
+    }
+}
+
+// ---- Carlini-Wagner L2 -----------------------------------------------------
+
+@group(0) @binding(4) var<storage, read> cw_x: array<f32>;
+@group(0) @binding(5) var<storage, read_write> cw_w0: array<f32>;
+@group(0) @binding(6) var<storage, read_write> cw_xbar: array<f32>;
+@group(0) @binding(7) var<storage, read_write> cw_xp: array<f32>;
+@group(0) @binding(8) var<storage, read> logits: array<f32>;
+@group(0) @binding(9) var<storage, read> lab: array<u32>;
+@group(0) @binding(10) var<storage, read_write> cw_st: array<f32>;
+@group(0) @binding(11) var<storage, read_write> cw_best: array<f32>;
+@group(0) @binding(12) var<storage, read_write> cw_dz: array<f32>;
+@group(0) @binding(13) var<storage, read> cw_gx: array<f32>;
+@group(0) @binding(14) var<storage, read_write> cw_delta: array<f32>;
+@group(0) @binding(15) var<storage, read_write> cw_mv: array<f32>;
+
+// Per-image state row of cw_st (ST floats):
+const ST: u32 = 12u;
+const S_C: u32 = 0u;        // c
+const S_BESTL2: u32 = 1u;   // best L2 this outer step (1e10)
+const S_BESTSC: u32 = 2u;   // its argmax class (-1: none)
+const S_OBESTL2: u32 = 3u;  // best L2 over all steps
+const S_OBESTSC: u32 = 4u;  // its argmax class (-1: none)
+const S_LOSS: u32 = 5u;     // loss of the last evaluated iterate
+const S_PREV: u32 = 6u;     // abort-early reference loss (+inf)
+const S_ACTIVE: u32 = 7u;   // 1: still iterating in this outer step
+const S_ITERS: u32 = 8u;    // iterates evaluated (all steps)
+
+fn idx1(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+// w0 = artanh((x-plus)/mul · 0.999999); x̄ = tanh(w0)·mul + plus; x' = x̄ (δ = 0).
+@compute @workgroup_size(256)
+fn cw_prep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = idx1(gid, nwg);
+    if (i >= p.n * p.batch) { return; }
+    let w = atanh((cw_x[i] - p.plus) / p.mul * 0.999999);
+    cw_w0[i] = w;
+    let xb = tanh_s(w) * p.mul + p.plus;
+    cw_xbar[i] = xb;
+    cw_xp[i] = xb;
+}
+
+// Thread 0 of cw_eval: everything per image except the L2 reduction and the
+// copy of the best iterate. Returns 1 when x' becomes the overall best.
+fn cw_decide(b: u32, l2: f32) -> u32 {
+    let k = p.classes;
+    let zb = b * k;
+    let y = lab[b];
+    let sb = b * ST;
+    let c = cw_st[sb + S_C];
+    let targeted = (p.flags & 1u) != 0u;
+    // kappa-adjusted compare as in Carlini's `compare`: targeted Z_t -= κ, untargeted Z_y += κ
+    let adj = select(p.kappa, -p.kappa, targeted);
+    var top = 0u;
+    var topv = logits[zb];
+    var atop = 0u;
+    var atopv = logits[zb] + select(0.0, adj, y == 0u);
+    var jstar = k;
+    var other = 0.0;
+    for (var j = 0u; j < k; j++) {
+        let z = logits[zb + j];
+        if (z > topv) { top = j; topv = z; }
+        let za = z + select(0.0, adj, j == y);
+        if (za > atopv) { atop = j; atopv = za; }
+        if (j != y && (jstar == k || z > other)) { jstar = j; other = z; }
+    }
+    let real = logits[zb + y];
+    var f: f32;
+    if (targeted) { f = max(0.0, other - real + p.kappa); } else { f = max(0.0, real - other + p.kappa); }
+    let loss = l2 + c * f;
+    cw_st[sb + S_LOSS] = loss;
+    if (p.mode == 2u) { return 0u; }
+    var still_active = cw_st[sb + S_ACTIVE] != 0.0;
+    if (still_active && p.mode == 1u) {
+        if (loss > cw_st[sb + S_PREV] * 0.9999) {
+            still_active = false;
+            cw_st[sb + S_ACTIVE] = 0.0;
+        } else {
+            cw_st[sb + S_PREV] = loss;
+        }
+    }
+    for (var j = 0u; j < k; j++) { cw_dz[zb + j] = 0.0; }
+    var copy = 0u;
+    if (still_active) {
+        cw_st[sb + S_ITERS] += 1.0;
+        let ok = select(atop != y, atop == y, targeted);
+        if (ok && l2 < cw_st[sb + S_BESTL2]) {
+            cw_st[sb + S_BESTL2] = l2;
+            cw_st[sb + S_BESTSC] = f32(top);
+        }
+        if (ok && l2 < cw_st[sb + S_OBESTL2]) {
+            cw_st[sb + S_OBESTL2] = l2;
+            cw_st[sb + S_OBESTSC] = f32(top);
+            copy = 1u;
+        }
+        // d(c·f)/dZ; tf.maximum(0, ·) passes no gradient at 0
+        if (f > 0.0 && jstar < k) {
+            if (targeted) {
+                cw_dz[zb + jstar] = c;
+                cw_dz[zb + y] = -c;
+            } else {
+                cw_dz[zb + y] = c;
+                cw_dz[zb + jstar] = -c;
+            }
+        }
+    }
+    return copy;
+}
+
+@compute @workgroup_size(256)
+fn cw_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let b = wid.x;
+    if (b >= p.batch) { return; }
+    let lid = lid3.x;
+    let base = b * p.n;
+    var s = 0.0;
+    for (var i = lid; i < p.n; i += WG) {
+        let d = cw_xp[base + i] - cw_xbar[base + i];
+        s += d * d;
+    }
+    let l2 = wg_sum(lid, s);
+    if (lid == 0u) {
+        bflag = cw_decide(b, l2);
+    }
+    let copy = workgroupUniformLoad(&bflag);
+    if (copy != 0u) {
+        for (var i = lid; i < p.n; i += WG) {
+            cw_best[base + i] = cw_xp[base + i];
+        }
+    }
+}
+
+// g_δ = (∂(c·f)/∂x' + 2(x'-x̄))·(1-tanh²)·mul; TF Adam on δ (skipped for
+// images that aborted); then x' = tanh(δ+w0)·mul + plus for the next iterate.
+@compute @workgroup_size(256)
+fn cw_adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = idx1(gid, nwg);
+    if (i >= p.n * p.batch) { return; }
+    let b = i / p.n;
+    if (cw_st[b * ST + S_ACTIVE] == 0.0) { return; }
+    let w = cw_w0[i];
+    let t = tanh_s(cw_delta[i] + w);
+    let g = (cw_gx[i] + 2.0 * (cw_xp[i] - cw_xbar[i])) * (1.0 - t * t) * p.mul;
+    let m = p.beta1 * cw_mv[2u * i] + (1.0 - p.beta1) * g;
+    let v = p.beta2 * cw_mv[2u * i + 1u] + (1.0 - p.beta2) * g * g;
+    cw_mv[2u * i] = m;
+    cw_mv[2u * i + 1u] = v;
+    let d = cw_delta[i] - p.lr_t * m / (sqrt(v) + p.adam_eps);
+    cw_delta[i] = d;
+    cw_xp[i] = tanh_s(d + w) * p.mul + p.plus;
+}
+
+// ---- JSMA ------------------------------------------------------------------
+
+// Per-image state row of js_st (4 u32): active, iterations, |Γ|, stop reason
+// (0 running, 1 target reached, 2 max iterations, 3 domain < 2, 4 no valid pair).
+@group(0) @binding(16) var<storage, read_write> js_st: array<u32>;
+@group(0) @binding(17) var<storage, read_write> js_sa: array<f32>;
+@group(0) @binding(18) var<storage, read_write> js_sb: array<f32>;
+@group(0) @binding(19) var<storage, read> js_alpha: array<f32>;
+@group(0) @binding(20) var<storage, read> js_beta: array<f32>;
+@group(0) @binding(21) var<storage, read_write> js_dom: array<u32>;
+@group(0) @binding(22) var<storage, read_write> js_part: array<u32>;
+@group(0) @binding(23) var<storage, read_write> js_x: array<f32>;
+
+// One thread per image: stop test on the current logits, then the backward
+// seeds: sa = ∂F_t/∂Z, sb = Σ_{c≠t} ∂F_c/∂Z with F = softmax (mode 0) or Z (mode 1).
+@compute @workgroup_size(64)
+fn jsma_seed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let b = gid.x + gid.y * nwg.x * 64u;
+    if (b >= p.batch) { return; }
+    let k = p.classes;
+    let zb = b * k;
+    let t = lab[b];
+    let sb = b * 4u;
+    for (var j = 0u; j < k; j++) {
+        js_sa[zb + j] = 0.0;
+        js_sb[zb + j] = 0.0;
+    }
+    if (js_st[sb] == 0u) { return; }
+    var top = 0u;
+    var m = logits[zb];
+    for (var j = 1u; j < k; j++) {
+        if (logits[zb + j] > m) { top = j; m = logits[zb + j]; }
+    }
+    if (top == t) { js_st[sb] = 0u; js_st[sb + 3u] = 1u; return; }
+    if (js_st[sb + 1u] >= p.max_iters) { js_st[sb] = 0u; js_st[sb + 3u] = 2u; return; }
+    if (js_st[sb + 2u] < 2u) { js_st[sb] = 0u; js_st[sb + 3u] = 3u; return; }
+    if (p.mode == 0u) {
+        var s = 0.0;
+        for (var j = 0u; j < k; j++) { s += exp(logits[zb + j] - m); }
+        let pt = exp(logits[zb + t] - m) / s;
+        var so = 0.0;
+        for (var j = 0u; j < k; j++) {
+            if (j != t) { so += exp(logits[zb + j] - m) / s; }
+        }
+        for (var j = 0u; j < k; j++) {
+            let pj = exp(logits[zb + j] - m) / s;
+            // ∂p_t/∂z_j = p_t(δ_tj - p_j);  Σ_{c≠t} ∂p_c/∂z_j = [j≠t]p_j - p_j Σ_{c≠t} p_c
+            js_sa[zb + j] = pt * (select(0.0, 1.0, j == t) - pj);
+            js_sb[zb + j] = select(pj, 0.0, j == t) - pj * so;
+        }
+    } else {
+        for (var j = 0u; j < k; j++) {
+            js_sa[zb + j] = select(0.0, 1.0, j == t);
+            js_sb[zb + j] = select(1.0, 0.0, j == t);
+        }
+    }
+}
+
+// better(s1,k1) than (s0,k0): higher score, ties to the smaller pair key
+// (the first maximum of cleverhans' row-major n×n argmax).
+fn better(s1: f32, k1: u32, s0: f32, k0: u32) -> bool {
+    return s1 > s0 || (s1 == s0 && k1 < k0);
+}
+
+// Dispatch [tiles, batch]. Thread i of the image scans rows p = i and
+// p = n-1-i of the upper triangle (n-1 pairs per thread, balanced), both
+// features in the search domain Γ; score = -A·B when A>0, B<0 (increase) or
+// A<0, B>0 (decrease), A = α_p+α_q, B = β_p+β_q. Writes (score bits, key) per tile.
+@compute @workgroup_size(256)
+fn jsma_pairs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let tile = wid.x;
+    let b = wid.y;
+    let lid = lid3.x;
+    let n = p.n;
+    let inc = (p.flags & 2u) != 0u;
+    var best = 0.0;
+    var bkey = 0xffffffffu;
+    let i = tile * WG + lid;
+    let half = (n + 1u) / 2u;
+    if (b < p.batch && js_st[b * 4u] != 0u && i < half) {
+        let base = b * n;
+        for (var r = 0u; r < 2u; r++) {
+            let pp = select(n - 1u - i, i, r == 0u);
+            if (r == 1u && pp == i) { break; }
+            if (js_dom[base + pp] == 0u) { continue; }
+            let ap = js_alpha[base + pp];
+            let bp = js_beta[base + pp];
+            for (var q = pp + 1u; q < n; q++) {
+                if (js_dom[base + q] == 0u) { continue; }
+                let aa = ap + js_alpha[base + q];
+                let bb = bp + js_beta[base + q];
+                let ok = select(aa < 0.0 && bb > 0.0, aa > 0.0 && bb < 0.0, inc);
+                if (ok) {
+                    let s = -aa * bb;
+                    let key = pp * n + q;
+                    if (better(s, key, best, bkey)) { best = s; bkey = key; }
+                }
+            }
+        }
+    }
+    red[lid] = best;
+    redk[lid] = bkey;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            if (better(red[lid + s], redk[lid + s], red[lid], redk[lid])) {
+                red[lid] = red[lid + s];
+                redk[lid] = redk[lid + s];
+            }
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && b < p.batch) {
+        let o = (b * p.tiles + tile) * 2u;
+        js_part[o] = bitcast<u32>(red[0]);
+        js_part[o + 1u] = redk[0];
+    }
+}
+
+// One thread per active image: best pair over the tiles; no pair with a
+// positive score stops the image (SPEC §3 quirk 4: cleverhans would modify
+// feature 0); else x_p, x_q move by θ within the box and leave Γ.
+@compute @workgroup_size(64)
+fn jsma_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let b = gid.x + gid.y * nwg.x * 64u;
+    if (b >= p.batch) { return; }
+    let sb = b * 4u;
+    if (js_st[sb] == 0u) { return; }
+    var best = 0.0;
+    var bkey = 0xffffffffu;
+    for (var t = 0u; t < p.tiles; t++) {
+        let o = (b * p.tiles + t) * 2u;
+        let s = bitcast<f32>(js_part[o]);
+        let k = js_part[o + 1u];
+        if (better(s, k, best, bkey)) { best = s; bkey = k; }
+    }
+    if (!(best > 0.0) || bkey == 0xffffffffu) {
+        js_st[sb] = 0u;
+        js_st[sb + 3u] = 4u;
+        return;
+    }
+    let inc = (p.flags & 2u) != 0u;
+    let base = b * p.n;
+    let f0 = base + bkey / p.n;
+    let f1 = base + bkey % p.n;
+    let v0 = js_x[f0] + p.theta;
+    let v1 = js_x[f1] + p.theta;
+    js_x[f0] = select(max(p.lo, v0), min(p.hi, v0), inc);
+    js_x[f1] = select(max(p.lo, v1), min(p.hi, v1), inc);
+    js_dom[f0] = 0u;
+    js_dom[f1] = 0u;
+    js_st[sb + 2u] -= 2u;
+    js_st[sb + 1u] += 1u;
+}

@@ -1,0 +1,3 @@
+//! Kernel benchmarks behind `advlab bench ...`.
+
+pub mod gemm;

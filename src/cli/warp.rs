@@ -1,0 +1,151 @@
+//! `advlab warp` (apply flows to images) and `advlab flow-loss` (per-image
+//! L_flow of flows), on the GPU.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use crate::data::npy;
+use crate::gpu::GpuOptions;
+use crate::ops::tv::{self, FlowLossOpts, Neighbours, Padding, Variant};
+use crate::ops::warp as warp_op;
+use crate::report;
+
+/// `advlab warp`
+#[derive(Args, Clone, Debug)]
+pub struct WarpCmd {
+    /// Images, N×C×H×W (or N×H×W, N×784, N×3072) f32 in [0,1]
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Flows, N×2×H×W f32 (channel 0 vertical, channel 1 horizontal shift, in pixels)
+    #[arg(long)]
+    pub flow: PathBuf,
+    /// Warped images, f32, same shape as --input
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `advlab flow-loss`
+#[derive(Args, Clone, Debug)]
+pub struct FlowLossCmd {
+    /// Flows, N×2×H×W f32
+    #[arg(long)]
+    pub flow: PathBuf,
+    /// Neighbour set S
+    #[arg(long, value_enum, default_value_t = Neighbours::Diag4)]
+    pub neighbours: Neighbours,
+    /// Flow outside the image: constant (zero) or symmetric (edge replicate)
+    #[arg(long, value_enum, default_value_t = Padding::Constant)]
+    pub padding: Padding,
+    /// ε inside each square root
+    #[arg(long, default_value_t = 1e-8)]
+    pub eps: f32,
+    /// Square root per pixel and offset (pixel, stAdv v0.2) or per offset over the image (shift, stAdv v0.1)
+    #[arg(long, value_enum, default_value_t = Variant::Pixel)]
+    pub variant: Variant,
+}
+
+impl FlowLossCmd {
+    pub fn opts(&self) -> FlowLossOpts {
+        FlowLossOpts { neighbours: self.neighbours, padding: self.padding, eps: self.eps, variant: self.variant }
+    }
+}
+
+fn shape_str(s: &[usize]) -> String {
+    format!("[{}]", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))
+}
+
+/// Read and check a flow file: f32, [N, 2, H, W], every value finite.
+/// Returns (N, H, W) and the data.
+pub fn read_flow(path: &Path) -> Result<([usize; 3], Vec<f32>)> {
+    let (shape, data) = npy::read_npy_f32(path)?;
+    let [n, two, h, w] = shape[..] else {
+        bail!("{}: expected a flow of shape [N, 2, H, W], found {}", path.display(), shape_str(&shape));
+    };
+    if two != 2 {
+        bail!(
+            "{}: expected a flow of shape [N, 2, H, W] (vertical and horizontal shift), found {}",
+            path.display(),
+            shape_str(&shape)
+        );
+    }
+    if n == 0 || h == 0 || w == 0 {
+        bail!("{}: flow array of shape {} is empty", path.display(), shape_str(&shape));
+    }
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        let (b, rest) = (i / (2 * h * w), i % (2 * h * w));
+        let (c, pix) = (rest / (h * w), rest % (h * w));
+        bail!(
+            "{}: {} at flat index {i} (image {b}, channel {c}, pixel ({}, {})); flows must be finite",
+            path.display(),
+            data[i],
+            pix / w,
+            pix % w
+        );
+    }
+    Ok(([n, h, w], data))
+}
+
+/// Warp images with flows; returns the warped images in the input's shape.
+pub fn warp_files(gpu_opts: &GpuOptions, input: &Path, flow: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+    let (shape, x) = npy::read_npy_f32(input)?;
+    let (n, c, h, w) = npy::image_shape_from(input, &shape)?;
+    npy::check_pixels(input, &x)?;
+    let ([fn_, fh, fw], f) = read_flow(flow)?;
+    if (fn_, fh, fw) != (n, h, w) {
+        bail!(
+            "{}: flow shape [{fn_}, 2, {fh}, {fw}] does not match the images in {} (N×C×H×W = {n}×{c}×{h}×{w}; expected [{n}, 2, {h}, {w}])",
+            flow.display(),
+            input.display()
+        );
+    }
+    if h < 2 || w < 2 {
+        bail!("{}: images must be at least 2×2 to warp, found {h}×{w}", input.display());
+    }
+    let gpu = super::open_gpu(gpu_opts)?;
+    let xt = gpu.upload(&x, &[n, c, h, w]);
+    let ft = gpu.upload(&f, &[n, 2, h, w]);
+    let y = gpu.read(&warp_op::forward(&gpu, &xt, &ft));
+    super::print_profile(&gpu);
+    Ok((shape, y))
+}
+
+/// `advlab warp --input X.npy --flow F.npy --out Y.npy`
+pub fn warp(gpu_opts: &GpuOptions, input: &Path, flow: &Path, out: &Path) -> Result<()> {
+    let (shape, y) = warp_files(gpu_opts, input, flow)?;
+    npy::write_npy_f32(out, &shape, &y)?;
+    eprintln!("wrote {} ({} warped images)", out.display(), shape[0]);
+    Ok(())
+}
+
+/// L_flow per image of the flows in `flow`.
+pub fn flow_loss_values(gpu_opts: &GpuOptions, flow: &Path, opts: &FlowLossOpts) -> Result<Vec<f32>> {
+    if !(opts.eps >= 0.0 && opts.eps.is_finite()) {
+        bail!("--eps {}: must be finite and >= 0", opts.eps);
+    }
+    let ([n, h, w], f) = read_flow(flow)?;
+    let gpu = super::open_gpu(gpu_opts)?;
+    let l = gpu.read(&tv::forward(&gpu, &gpu.upload(&f, &[n, 2, h, w]), opts));
+    super::print_profile(&gpu);
+    Ok(l)
+}
+
+/// `advlab flow-loss --flow F.npy`: prints a table of per-image L_flow.
+pub fn flow_loss(gpu_opts: &GpuOptions, flow: &Path, opts: &FlowLossOpts) -> Result<()> {
+    let l = flow_loss_values(gpu_opts, flow, opts)?;
+    let rows: Vec<Vec<String>> = l.iter().enumerate().map(|(i, v)| vec![i.to_string(), format!("{v:.6}")]).collect();
+    println!("L_flow ({opts})\n");
+    println!("{}", report::markdown_table(&["image", "L_flow"], &rows));
+    Ok(())
+}
+
+/// Dispatch for main.rs: `Cmd::Warp(w) => cli::warp::run_warp(&g, &w)`.
+pub fn run_warp(gpu_opts: &GpuOptions, c: &WarpCmd) -> Result<()> {
+    warp(gpu_opts, &c.input, &c.flow, &c.out)
+}
+
+/// Dispatch for main.rs: `Cmd::FlowLoss(f) => cli::warp::run_flow_loss(&g, &f)`.
+pub fn run_flow_loss(gpu_opts: &GpuOptions, c: &FlowLossCmd) -> Result<()> {
+    flow_loss(gpu_opts, &c.flow, &c.opts())
+}
