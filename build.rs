@@ -64,7 +64,9 @@ fn main() {
                 let Some(rb) = &var.binding else { continue };
                 assert_eq!(rb.group, 0, "{shown}: only @group(0) is supported");
                 let kind = match var.space {
-                    naga::AddressSpace::Uniform => "BindingKind::Uniform",
+                    // `p` is the params slot; other uniforms carry tensor data.
+                    naga::AddressSpace::Uniform if var.name.as_deref() == Some("p") => "BindingKind::Uniform",
+                    naga::AddressSpace::Uniform => "BindingKind::UniformData",
                     naga::AddressSpace::Storage { access } => {
                         if access.contains(naga::StorageAccess::STORE) {
                             "BindingKind::StorageReadWrite"

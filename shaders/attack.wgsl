@@ -6,7 +6,7 @@
 //   cw_eval     C&W loss, compare, best tracking, abort-early, dL/dZ seed (1 workgroup per image)
 //   cw_adam     C&W chain rule through tanh + TF-style Adam on δ, then x' (per element)
 //   jsma_seed   JSMA stopping test + backward seeds for α (target) and β (others)
-//   jsma_pairs  masked pair saliency search, partial argmax per tile (no n² buffer)
+//   jsma_pairs  masked pair saliency search with exact row pruning, partial argmax per tile (no n² buffer)
 //   jsma_apply  final argmax over tiles, perturb the pair, shrink the domain
 //
 // Entry points are few on purpose: lavapipe JIT costs 13-150 ms each.
@@ -333,10 +333,41 @@ fn better(s1: f32, k1: u32, s0: f32, k0: u32) -> bool {
     return s1 > s0 || (s1 == s0 && k1 < k0);
 }
 
-// Dispatch [tiles, batch]. Thread i of the image scans rows p = i and
-// p = n-1-i of the upper triangle (n-1 pairs per thread, balanced), both
-// features in the search domain Γ; score = -A·B when A>0, B<0 (increase) or
-// A<0, B>0 (decrease), A = α_p+α_q, B = β_p+β_q. Writes (score bits, key) per tile.
+var<workgroup> r_u: array<f32, 256>;
+var<workgroup> r_v: array<f32, 256>;
+var<workgroup> r_iu: array<u32, 256>;
+var<workgroup> r_iv: array<u32, 256>;
+var<workgroup> r_w1: array<f32, 256>;
+var<workgroup> r_i1: array<u32, 256>;
+var<workgroup> r_w2: array<f32, 256>;
+var<workgroup> r_i2: array<u32, 256>;
+var<workgroup> w_act: u32;
+var<workgroup> w_seed: vec2<u32>;
+
+const NONE: f32 = -3.4e38;
+
+// Score of the pair (p, q) with p != q both in Γ, exactly as the brute force:
+// -A·B when A>0, B<0 (increase) or A<0, B>0 (decrease); 0 otherwise.
+fn pair_score(base: u32, pp: u32, q: u32, inc: bool) -> f32 {
+    let aa = js_alpha[base + pp] + js_alpha[base + q];
+    let bb = js_beta[base + pp] + js_beta[base + q];
+    let ok = select(aa < 0.0 && bb > 0.0, aa > 0.0 && bb < 0.0, inc);
+    return select(0.0, -aa * bb, ok);
+}
+
+// Dispatch [tiles = ceil(ceil(n/2)/256), batch]. Thread i of the image
+// scans rows p = i and p = n-1-i of the upper triangle (n-1 pairs per
+// thread, balanced), both features in the search domain Γ. Writes
+// (score bits, key p·n+q) per tile; key u32::MAX and score 0 where no pair
+// qualifies.
+//
+// Exact pruning: with u = ±α and v = ∓β (signs so that a valid pair has
+// u_p+u_q > 0 and v_p+v_q > 0, and score = (u_p+u_q)(v_p+v_q)), every pair
+// of row p scores at most (u_p + max u)(v_p + max v) (also in f32: rounding
+// is monotone). A prologue finds max u, max v over Γ and seeds the best
+// score with the best pair among the top features by u, v and u+v; rows
+// whose bound is below the best are skipped. With probabilities β ≈ -α,
+// so nearly every row is skipped.
 @compute @workgroup_size(256)
 fn jsma_pairs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
     let tile = wid.x;
@@ -344,31 +375,108 @@ fn jsma_pairs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let lid = lid3.x;
     let n = p.n;
     let inc = (p.flags & 2u) != 0u;
+    let sgn = select(-1.0, 1.0, inc);
+    if (lid == 0u) {
+        w_act = select(0u, js_st[b * 4u], b < p.batch);
+    }
+    let act = workgroupUniformLoad(&w_act);
     var best = 0.0;
     var bkey = 0xffffffffu;
-    let i = tile * WG + lid;
-    let half = (n + 1u) / 2u;
-    if (b < p.batch && js_st[b * 4u] != 0u && i < half) {
+    if (act != 0u) {
         let base = b * n;
-        for (var r = 0u; r < 2u; r++) {
-            let pp = select(n - 1u - i, i, r == 0u);
-            if (r == 1u && pp == i) { break; }
-            if (js_dom[base + pp] == 0u) { continue; }
-            let ap = js_alpha[base + pp];
-            let bp = js_beta[base + pp];
-            for (var q = pp + 1u; q < n; q++) {
-                if (js_dom[base + q] == 0u) { continue; }
-                let aa = ap + js_alpha[base + q];
-                let bb = bp + js_beta[base + q];
-                let ok = select(aa < 0.0 && bb > 0.0, aa > 0.0 && bb < 0.0, inc);
-                if (ok) {
-                    let s = -aa * bb;
-                    let key = pp * n + q;
-                    if (better(s, key, best, bkey)) { best = s; bkey = key; }
+        // prologue: max u, max v (with argmax) and the top two of u+v over Γ
+        var um = NONE;
+        var vm = NONE;
+        var iu = 0xffffffffu;
+        var iv = 0xffffffffu;
+        var w1 = NONE;
+        var i1 = 0xffffffffu;
+        var w2 = NONE;
+        var i2 = 0xffffffffu;
+        for (var q = lid; q < n; q += WG) {
+            if (js_dom[base + q] != 0u) {
+                let u = sgn * js_alpha[base + q];
+                let v = -sgn * js_beta[base + q];
+                if (u > um) { um = u; iu = q; }
+                if (v > vm) { vm = v; iv = q; }
+                let w = u + v;
+                if (w > w1) { w2 = w1; i2 = i1; w1 = w; i1 = q; } else if (w > w2) { w2 = w; i2 = q; }
+            }
+        }
+        r_u[lid] = um; r_iu[lid] = iu;
+        r_v[lid] = vm; r_iv[lid] = iv;
+        r_w1[lid] = w1; r_i1[lid] = i1;
+        r_w2[lid] = w2; r_i2[lid] = i2;
+        workgroupBarrier();
+        for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+            if (lid < s) {
+                let o = lid + s;
+                if (r_u[o] > r_u[lid]) { r_u[lid] = r_u[o]; r_iu[lid] = r_iu[o]; }
+                if (r_v[o] > r_v[lid]) { r_v[lid] = r_v[o]; r_iv[lid] = r_iv[o]; }
+                // merge two sorted top-2 lists
+                if (r_w1[o] > r_w1[lid]) {
+                    if (r_w2[o] > r_w1[lid]) {
+                        r_w2[lid] = r_w2[o]; r_i2[lid] = r_i2[o];
+                    } else {
+                        r_w2[lid] = r_w1[lid]; r_i2[lid] = r_i1[lid];
+                    }
+                    r_w1[lid] = r_w1[o]; r_i1[lid] = r_i1[o];
+                } else if (r_w1[o] > r_w2[lid]) {
+                    r_w2[lid] = r_w1[o]; r_i2[lid] = r_i1[o];
+                }
+            }
+            workgroupBarrier();
+        }
+        if (lid == 0u) {
+            // seed: the best valid pair among the candidate features
+            var c: array<u32, 4> = array<u32, 4>(r_iu[0], r_iv[0], r_i1[0], r_i2[0]);
+            var sb = 0.0;
+            var kb = 0xffffffffu;
+            for (var x = 0u; x < 4u; x++) {
+                for (var y = 0u; y < 4u; y++) {
+                    let f0 = c[x];
+                    let f1 = c[y];
+                    if (f0 < f1 && f1 < n) {
+                        let s = pair_score(base, f0, f1, inc);
+                        let key = f0 * n + f1;
+                        if (s > 0.0 && better(s, key, sb, kb)) { sb = s; kb = key; }
+                    }
+                }
+            }
+            w_seed = vec2<u32>(bitcast<u32>(sb), kb);
+        }
+        let seed = workgroupUniformLoad(&w_seed);
+        best = bitcast<f32>(seed.x);
+        bkey = seed.y;
+        let umax = r_u[0];
+        let vmax = r_v[0];
+        let i = tile * WG + lid;
+        let half = (n + 1u) / 2u;
+        if (i < half) {
+            for (var r = 0u; r < 2u; r++) {
+                let pp = select(n - 1u - i, i, r == 0u);
+                if (r == 1u && pp == i) { break; }
+                if (js_dom[base + pp] == 0u) { continue; }
+                let ap = js_alpha[base + pp];
+                let bp = js_beta[base + pp];
+                let bu = sgn * ap + umax;
+                let bv = -sgn * bp + vmax;
+                if (!(bu > 0.0 && bv > 0.0 && bu * bv >= best)) { continue; }
+                for (var q = pp + 1u; q < n; q++) {
+                    if (js_dom[base + q] == 0u) { continue; }
+                    let aa = ap + js_alpha[base + q];
+                    let bb = bp + js_beta[base + q];
+                    let ok = select(aa < 0.0 && bb > 0.0, aa > 0.0 && bb < 0.0, inc);
+                    if (ok) {
+                        let s = -aa * bb;
+                        let key = pp * n + q;
+                        if (better(s, key, best, bkey)) { best = s; bkey = key; }
+                    }
                 }
             }
         }
     }
+    workgroupBarrier();
     red[lid] = best;
     redk[lid] = bkey;
     workgroupBarrier();

@@ -160,7 +160,7 @@ fn fgsm_equals_closed_form_of_f64_oracle() {
     }
     let mut params: Vec<Param> = fixture.params.iter().map(|p| Param { name: p.name.clone(), tensor: p.tensor.clone() }).collect();
     params[0].tensor = gpu.upload(&w1, &[32, 784]);
-    let model = Model { arch: fixture.arch.clone(), params };
+    let model = Model { arch: fixture.arch.clone(), params, buffers: Vec::new() };
     let layers = host_layers(&gpu, &model);
     let (x, y) = fixture_inputs();
     let n = y.len();
@@ -243,10 +243,16 @@ fn brute_pair(a: &[f32], b: &[f32], dom: &[u32], inc: bool) -> Option<(usize, us
 fn jsma_pair_search_matches_brute_force() {
     let gpu = gpu();
     let mut r = rng(11);
-    for &(n, inc) in &[(37usize, true), (64, false), (600, true), (1031, true)] {
+    // corr: β ≈ -α as with probabilities (the row pruning then skips nearly every row)
+    for &(n, inc, corr) in &[(37usize, true, false), (64, false, false), (600, true, false), (1031, true, false), (784, true, true), (300, false, true)] {
         let b = 4;
         let a: Vec<f32> = randn(&mut r, b * n, 1.0);
-        let bt: Vec<f32> = randn(&mut r, b * n, 1.0);
+        let mut bt: Vec<f32> = randn(&mut r, b * n, 1.0);
+        if corr {
+            for (bv, av) in bt.iter_mut().zip(&a) {
+                *bv = -av + 0.01 * *bv;
+            }
+        }
         let mut dom: Vec<u32> = (0..b * n).map(|_| (r.random::<f32>() < 0.7) as u32).collect();
         // image 2: no pair qualifies (all α negative for increase, positive for decrease)
         let mut a = a;

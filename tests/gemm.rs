@@ -8,7 +8,16 @@ use advlab::ops::gemm::{self, GemmPath, Trans, NN, NT, TN};
 use common::*;
 
 const TT: Trans = Trans { ta: true, tb: true };
-const PATHS: [GemmPath; 4] = [GemmPath::Auto, GemmPath::Naive, GemmPath::Tiled, GemmPath::Cpu];
+const PATHS: [GemmPath; 8] = [
+    GemmPath::Auto,
+    GemmPath::Naive,
+    GemmPath::Tiled,
+    GemmPath::Cpu,
+    GemmPath::CpuRows,
+    GemmPath::CpuUbo,
+    GemmPath::CpuUbo2,
+    GemmPath::CpuUbo4,
+];
 
 #[allow(clippy::too_many_arguments)]
 fn check_path(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool, path: GemmPath) {
@@ -107,8 +116,25 @@ fn gemm_cpu_path_edges() {
         for &n in &[1usize, 4, 15, 16, 17] {
             for &k in &[1usize, 3, 4, 8, 17] {
                 for t in [NN, NT, TN] {
-                    check_path(m, n, k, t, true, true, GemmPath::Cpu);
+                    for path in [GemmPath::Cpu, GemmPath::CpuRows, GemmPath::CpuUbo, GemmPath::CpuUbo2, GemmPath::CpuUbo4] {
+                        check_path(m, n, k, t, true, true, path);
+                    }
                 }
+            }
+        }
+    }
+}
+
+/// Uniform-window paths: several row-block dispatches with a partial last
+/// one (K = 300: 48 rows per 64 KiB A window), windows reaching past a
+/// caller's unpadded A (packed then), and K > 1024 (falls back to `cpu_nn`).
+#[test]
+fn gemm_cpu_ubo_windows() {
+    for &(m, n, k) in &[(100, 37, 300), (97, 65, 1024), (33, 20, 1028), (5, 7, 1100), (300, 9, 8)] {
+        for t in [NN, NT, TN] {
+            for path in [GemmPath::CpuUbo, GemmPath::CpuUbo2, GemmPath::CpuUbo4] {
+                check_path(m, n, k, t, true, true, path);
+                check_path(m, n, k, t, false, false, path);
             }
         }
     }

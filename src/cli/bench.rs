@@ -60,9 +60,20 @@ pub fn train(gpu_opts: &GpuOptions, arch: &str, spec: &DataSpec, batch: usize, e
     Ok(())
 }
 
-/// One conv layer's input shape [N,C,H,W] and geometry, walking an
-/// architecture's layers from its input (None past the first Flatten).
-pub fn conv_layers(arch: &crate::nn::Arch, batch: usize) -> Vec<(String, [usize; 4], [usize; 4], usize, usize)> {
+/// A conv layer as `bench conv` times it.
+pub struct ConvLayerShape {
+    pub name: String,
+    /// Input [N, C, H, W].
+    pub x: [usize; 4],
+    /// Weight [O, C, K, K].
+    pub w: [usize; 4],
+    pub stride: usize,
+    pub pad: usize,
+}
+
+/// The conv layers of an architecture with their input shapes at `batch`,
+/// walking the layers from the input up to the first Flatten / Linear.
+pub fn conv_layers(arch: &crate::nn::Arch, batch: usize) -> Vec<ConvLayerShape> {
     use crate::nn::arch::Layer;
     use crate::ops::conv2d::out_size;
     let [c, h, w] = arch.input;
@@ -71,7 +82,7 @@ pub fn conv_layers(arch: &crate::nn::Arch, batch: usize) -> Vec<(String, [usize;
     for l in &arch.layers {
         match l {
             Layer::Conv2d { name, inp, out: o, k, stride, pad } => {
-                out.push((name.clone(), s, [*o, *inp, *k, *k], *stride, *pad));
+                out.push(ConvLayerShape { name: name.clone(), x: s, w: [*o, *inp, *k, *k], stride: *stride, pad: *pad });
                 s = [s[0], *o, out_size(s[2], *k, *stride, *pad), out_size(s[3], *k, *stride, *pad)];
             }
             Layer::MaxPool { k, stride } | Layer::AvgPool { k, stride } => {
@@ -101,7 +112,7 @@ pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, 
     let mut json_rows = Vec::new();
     for arch in &parsed {
         let (mut tot_flops, mut tot_s) = (0f64, 0f64);
-        for (name, xs, ws, stride, pad) in conv_layers(arch, batch) {
+        for ConvLayerShape { name, x: xs, w: ws, stride, pad } in conv_layers(arch, batch) {
             let geom = ConvGeom::new(&xs, &ws, (stride, stride), (pad, pad));
             let x = gpu.upload(&rand(xs.iter().product()), &xs);
             let w = gpu.upload(&rand(ws.iter().product()), &ws);

@@ -99,7 +99,7 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         let opt = Optimizer::new(&gpu, &model, ocfg);
         (model, opt, 0)
     };
-    model.check_input(&format!("--data {:?}", a.data), &[train_set.n, train_set.c, train_set.h, train_set.w])?;
+    model.check_input(&format!("--data {}", a.data), &[train_set.n, train_set.c, train_set.h, train_set.w])?;
     eprintln!(
         "training {} on {} train / {} test images, {} epochs, batch {}, {:?} lr {} ({:?}){}",
         a.arch,

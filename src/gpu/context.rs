@@ -235,7 +235,7 @@ impl Gpu {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match kind {
-                        BindingKind::Uniform => wgpu::BufferBindingType::Uniform,
+                        BindingKind::Uniform | BindingKind::UniformData => wgpu::BufferBindingType::Uniform,
                         BindingKind::StorageRead => wgpu::BufferBindingType::Storage { read_only: true },
                         BindingKind::StorageReadWrite => {
                             wgpu::BufferBindingType::Storage { read_only: false }
@@ -290,6 +290,21 @@ impl Gpu {
         bufs: &[&Tensor],
         groups: [u32; 3],
     ) {
+        let ranges: Vec<(&Tensor, Option<(u64, u64)>)> = bufs.iter().map(|&t| (t, None)).collect();
+        self.dispatch_ranges(k, consts, params, &ranges, groups)
+    }
+
+    /// `dispatch_with` where each non-params binding may be a byte range
+    /// `(offset, size)` of its tensor's buffer (`None`: the whole buffer).
+    /// Offsets must respect the adapter's uniform/storage offset alignment.
+    pub fn dispatch_ranges<P: bytemuck::Pod>(
+        &self,
+        k: &'static Kernel,
+        consts: &[(&str, f64)],
+        params: &P,
+        bufs: &[(&Tensor, Option<(u64, u64)>)],
+        groups: [u32; 3],
+    ) {
         assert_eq!(
             bufs.len(),
             k.storage_count(),
@@ -324,7 +339,15 @@ impl Gpu {
                     size: wgpu::BufferSize::new((bytes.len() as u64).max(16).next_multiple_of(16)),
                 })
             } else {
-                next.next().unwrap().buffer().as_entire_binding()
+                let (t, range) = next.next().unwrap();
+                match range {
+                    None => t.buffer().as_entire_binding(),
+                    Some((offset, size)) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: t.buffer(),
+                        offset: *offset,
+                        size: wgpu::BufferSize::new(*size),
+                    }),
+                }
             };
             entries.push(wgpu::BindGroupEntry { binding, resource });
         }

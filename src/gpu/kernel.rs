@@ -8,7 +8,10 @@
 /// How an entry point uses one `@group(0) @binding(n)` variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BindingKind {
+    /// The per-dispatch params slot (the WGSL `var<uniform> p`).
     Uniform,
+    /// Any other `var<uniform>`: a tensor (range) bound as a uniform buffer.
+    UniformData,
     StorageRead,
     StorageReadWrite,
 }

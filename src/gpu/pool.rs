@@ -34,7 +34,10 @@ impl BufferPool {
         device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: class,
+            // UNIFORM: GEMM binds operand windows as uniform buffers on
+            // lavapipe (uniform loads are far cheaper there).
             usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::UNIFORM
                 | wgpu::BufferUsages::COPY_SRC
                 | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,

@@ -233,7 +233,8 @@ pub fn jsma_seed(gpu: &Gpu, logits: &Tensor, targets: &Tensor, st: &Tensor, sa: 
     gpu.dispatch(&k::ATTACK_JSMA_SEED, &p, &[logits, targets, st, sa, sb], groups_1d(b, 64));
 }
 
-/// Number of pair-search tiles per image for `n` features.
+/// Number of pair-search tiles per image for `n` features (each thread
+/// scans two folded rows of the upper triangle).
 pub fn jsma_tiles(n: usize) -> usize {
     n.div_ceil(2).div_ceil(WG).max(1)
 }
