@@ -44,9 +44,9 @@ enum Cmd {
     /// Benchmarks
     #[command(subcommand)]
     Bench(BenchCmd),
-    /// Pixel-space attacks: fgsm, pgd, cw, jsma (writes adv.npy, results.json, grid.png to --out-dir)
+    /// Attacks: fgsm, pgd, cw, jsma, stadv (write adv.npy, results.json, grid.png to --out-dir)
     #[command(subcommand)]
-    Attack(cli::attack::AttackCmd),
+    Attack(AttackAll),
     /// Warp images with stAdv flows (bilinear, clamped; flow N×2×H×W, channel 0 vertical)
     Warp(cli::warp::WarpCmd),
     /// Per-image stAdv flow loss L_flow of flows in an .npy file
@@ -138,6 +138,14 @@ struct PredictCmd {
 }
 
 #[derive(Subcommand)]
+enum AttackAll {
+    #[command(flatten)]
+    Pixel(cli::attack::AttackCmd),
+    /// Spatially transformed adversarial examples (SPEC §4): flow warp, τ search, flow budget; also writes flow.npy
+    Stadv(cli::stadv::StadvArgs),
+}
+
+#[derive(Subcommand)]
 enum BenchCmd {
     /// GEMM GFLOP/s for NN, NT and TN square products (and numpy's, if present)
     Gemm {
@@ -209,7 +217,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Cmd::Eval(e) => cli::model_cmds::eval(&g, &e.arch, &e.model, &e.data, e.batch, &e.results),
         Cmd::Predict(p) => cli::model_cmds::predict(&g, &p.arch, &p.model, &p.input, &p.out, p.batch),
-        Cmd::Attack(a) => cli::attack::run(&g, &a),
+        Cmd::Attack(AttackAll::Pixel(a)) => cli::attack::run(&g, &a),
+        Cmd::Attack(AttackAll::Stadv(a)) => cli::stadv::run(&g, &a),
         Cmd::Warp(w) => cli::warp::run_warp(&g, &w),
         Cmd::FlowLoss(f) => cli::warp::run_flow_loss(&g, &f),
         Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),

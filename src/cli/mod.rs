@@ -5,6 +5,7 @@ pub mod attack;
 pub mod bench;
 pub mod model_cmds;
 pub mod train;
+pub mod stadv;
 pub mod warp;
 
 use std::sync::Arc;
