@@ -41,19 +41,22 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 
 const WG: u32 = 256u;
+// Per-image kernels (pgd_step, cw_eval): one workgroup of IWG threads per image.
+const IWG: u32 = 64u;
+var<workgroup> ired: array<f32, 64>;
 var<workgroup> red: array<f32, 256>;
 var<workgroup> redk: array<u32, 256>;
 var<workgroup> bflag: u32;
 
-// Sum of `v` over the workgroup (every thread gets it). Uniform control flow only.
+// Sum of `v` over an IWG-thread workgroup (every thread gets it). Uniform control flow only.
 fn wg_sum(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
+    ired[lid] = v;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) { red[lid] += red[lid + s]; }
+    for (var s = IWG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) { ired[lid] += ired[lid + s]; }
         workgroupBarrier();
     }
-    let r = red[0];
+    let r = ired[0];
     workgroupBarrier();
     return r;
 }
@@ -71,7 +74,7 @@ fn tanh_s(x: f32) -> f32 {
 
 // xk <- clip_box( proj_{x0,eps}( xk + step·dir·d(grad) ) ), d = sign (L∞) or
 // g/max(1e-12,||g||₂) (L2). Projection only when flags bit0 is set (PGD).
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
     let b = wid.x;
     if (b >= p.batch) { return; }
@@ -80,7 +83,7 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
     let project = (p.flags & 1u) != 0u;
     let a = p.step * p.dir;
     if (p.mode == 0u) {
-        for (var i = lid; i < p.n; i += WG) {
+        for (var i = lid; i < p.n; i += IWG) {
             let k = base + i;
             var v = xk[k] + a * sign(grad[k]);
             if (project) { v = clamp(v, x0[k] - p.eps, x0[k] + p.eps); }
@@ -89,13 +92,13 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         return;
     }
     var s = 0.0;
-    for (var i = lid; i < p.n; i += WG) {
+    for (var i = lid; i < p.n; i += IWG) {
         let g = grad[base + i];
         s += g * g;
     }
     let gn = max(1e-12, sqrt(wg_sum(lid, s)));
     var d = 0.0;
-    for (var i = lid; i < p.n; i += WG) {
+    for (var i = lid; i < p.n; i += IWG) {
         let k = base + i;
         let v = xk[k] + a * (grad[k] / gn);
         xk[k] = v;
@@ -108,7 +111,7 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         let dn = sqrt(max(1e-12, wg_sum(lid, d)));
         f = min(1.0, p.eps / dn);
     }
-    for (var i = lid; i < p.n; i += WG) {
+    for (var i = lid; i < p.n; i += IWG) {
         let k = base + i;
         var v = xk[k];
         if (project) { v = x0[k] + (v - x0[k]) * f; }
@@ -129,7 +132,8 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 @group(0) @binding(12) var<storage, read_write> cw_dz: array<f32>;
 @group(0) @binding(13) var<storage, read> cw_gx: array<f32>;
 @group(0) @binding(14) var<storage, read_write> cw_delta: array<f32>;
-@group(0) @binding(15) var<storage, read_write> cw_mv: array<f32>;
+@group(0) @binding(15) var<storage, read_write> cw_m: array<f32>;
+@group(0) @binding(24) var<storage, read_write> cw_v: array<f32>;
 
 // Per-image state row of cw_st (ST floats):
 const ST: u32 = 12u;
@@ -226,14 +230,14 @@ fn cw_decide(b: u32, l2: f32) -> u32 {
     return copy;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn cw_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
     let b = wid.x;
     if (b >= p.batch) { return; }
     let lid = lid3.x;
     let base = b * p.n;
     var s = 0.0;
-    for (var i = lid; i < p.n; i += WG) {
+    for (var i = lid; i < p.n; i += IWG) {
         let d = cw_xp[base + i] - cw_xbar[base + i];
         s += d * d;
     }
@@ -243,7 +247,7 @@ fn cw_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     }
     let copy = workgroupUniformLoad(&bflag);
     if (copy != 0u) {
-        for (var i = lid; i < p.n; i += WG) {
+        for (var i = lid; i < p.n; i += IWG) {
             cw_best[base + i] = cw_xp[base + i];
         }
     }
@@ -251,19 +255,23 @@ fn cw_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 
 // g_δ = (∂(c·f)/∂x' + 2(x'-x̄))·(1-tanh²)·mul; TF Adam on δ (skipped for
 // images that aborted); then x' = tanh(δ+w0)·mul + plus for the next iterate.
+// Dispatch [ceil(n/256), batch]: workgroup (t, b) owns features 256t.. of image b.
 @compute @workgroup_size(256)
-fn cw_adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = idx1(gid, nwg);
-    if (i >= p.n * p.batch) { return; }
-    let b = i / p.n;
+fn cw_adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let b = wid.y;
+    let f = wid.x * WG + lid3.x;
+    if (b >= p.batch || f >= p.n) { return; }
     if (cw_st[b * ST + S_ACTIVE] == 0.0) { return; }
+    let i = b * p.n + f;
     let w = cw_w0[i];
+    let xp = cw_xp[i];
+    // tanh(δ+w0) of the current iterate (the value x' was built from), as TF's tanh gradient uses
     let t = tanh_s(cw_delta[i] + w);
-    let g = (cw_gx[i] + 2.0 * (cw_xp[i] - cw_xbar[i])) * (1.0 - t * t) * p.mul;
-    let m = p.beta1 * cw_mv[2u * i] + (1.0 - p.beta1) * g;
-    let v = p.beta2 * cw_mv[2u * i + 1u] + (1.0 - p.beta2) * g * g;
-    cw_mv[2u * i] = m;
-    cw_mv[2u * i + 1u] = v;
+    let g = (cw_gx[i] + 2.0 * (xp - cw_xbar[i])) * (1.0 - t * t) * p.mul;
+    let m = p.beta1 * cw_m[i] + (1.0 - p.beta1) * g;
+    let v = p.beta2 * cw_v[i] + (1.0 - p.beta2) * g * g;
+    cw_m[i] = m;
+    cw_v[i] = v;
     let d = cw_delta[i] - p.lr_t * m / (sqrt(v) + p.adam_eps);
     cw_delta[i] = d;
     cw_xp[i] = tanh_s(d + w) * p.mul + p.plus;

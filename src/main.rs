@@ -147,6 +147,25 @@ enum AttackAll {
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// Attack throughput (images/s) of fgsm, pgd, cw and jsma at their defaults
+    Attack {
+        #[arg(long, default_value = "mlp:784-500-10")]
+        arch: String,
+        /// Model to attack (default: a seeded random initialisation)
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, value_parser = parse_data, default_value = "bundled")]
+        data: DataSpec,
+        /// Images per method
+        #[arg(long, default_value_t = 64)]
+        count: usize,
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value = "results.json")]
+        results: PathBuf,
+    },
     /// GEMM GFLOP/s for NN, NT and TN square products (and numpy's, if present)
     Gemm {
         /// Sizes M=N=K (comma-separated)
@@ -223,6 +242,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::FlowLoss(f) => cli::warp::run_flow_loss(&g, &f),
         Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),
         Cmd::Bench(BenchCmd::Conv { arch, batch, reps, results }) => cli::bench::conv(&g, &arch, batch, reps, &results),
+        Cmd::Bench(BenchCmd::Attack { arch, model, data, count, batch, seed, results }) => {
+            cli::attack::bench(&g, &arch, model.as_deref(), &data, count, batch, seed, &results)
+        }
         Cmd::Bench(BenchCmd::Train { arch, data, batch, epochs, results }) => {
             cli::bench::train(&g, &arch, &data, batch, epochs, &results)
         }

@@ -596,3 +596,62 @@ fn cli_attack_writes_outputs_and_rejects_bad_input() {
     assert_eq!(img.width(), 4 + 3 * 88);
     assert!(img.height() > 3 * 84);
 }
+
+#[test]
+fn bench_attacks_reports_every_method() {
+    let gpu = gpu();
+    let model = fixture_model(&gpu);
+    let data = data::load(&DataSpec::Bundled, Split::Test).unwrap();
+    let configs = vec![
+        AttackConfig::Fgsm(FgsmConfig::default()),
+        AttackConfig::Pgd(PgdConfig { iters: 3, ..Default::default() }),
+        AttackConfig::Cw(CwConfig { binary_steps: 2, iters: 5, ..Default::default() }),
+        AttackConfig::Jsma(JsmaConfig { gamma: 0.02, ..Default::default() }),
+    ];
+    let rows = attack::bench_attacks(&gpu, &model, &data, &configs, 6, 4, 0).unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r.method).collect();
+    assert_eq!(names, ["fgsm", "pgd", "cw", "jsma"]);
+    for r in &rows {
+        assert_eq!(r.images, 6);
+        assert!(r.images_per_sec > 0.0 && r.seconds > 0.0);
+        assert_eq!(r.targeted, matches!(r.method, "cw" | "jsma"));
+    }
+    assert_eq!(attack::default_bench_configs().len(), 4);
+}
+
+#[test]
+fn attacks_run_on_lenet() {
+    // Conv nets go through the same Model::forward tape: every attack runs
+    // on LeNet (MNIST and CIFAR shapes), stays in the box and in budget.
+    let gpu = gpu();
+    let mut r = rng(21);
+    for (spec, per) in [("lenet", 784usize), ("lenet:3x32x32", 3072)] {
+        let model = Model::init(&gpu, Arch::parse(spec).unwrap(), 3);
+        let n = 3;
+        let x: Vec<f32> = (0..n * per).map(|_| r.random::<f32>()).collect();
+        let y = vec![1u32, 4, 7];
+        let t = attack::next_targets(&y, 10);
+        let configs = [
+            AttackConfig::Fgsm(FgsmConfig { eps: 0.05, norm: Norm::Inf }),
+            AttackConfig::Pgd(PgdConfig { eps: 0.05, step: 0.01, iters: 3, ..Default::default() }),
+            AttackConfig::Cw(CwConfig { binary_steps: 2, iters: 5, lr: 0.05, ..Default::default() }),
+            AttackConfig::Jsma(JsmaConfig { gamma: 0.01, ..Default::default() }),
+        ];
+        for cfg in &configs {
+            let tt = cfg.needs_targets().then_some(&t[..]);
+            let res = attack::run_attack(&gpu, &model, &x, &y, tt, cfg, &RunOptions::default()).unwrap();
+            assert_eq!(res.adv.len(), x.len());
+            assert!(res.adv.iter().all(|v| (0.0..=1.0).contains(v)), "{spec} {}", cfg.name());
+            for im in &res.images {
+                match cfg {
+                    AttackConfig::Fgsm(_) | AttackConfig::Pgd(_) => assert!(im.linf <= 0.05 + 1e-6),
+                    AttackConfig::Jsma(j) => {
+                        assert!(im.iterations <= jsma_max_iters(per, j.gamma));
+                        assert!(im.l0 <= 2 * im.iterations as usize);
+                    }
+                    AttackConfig::Cw(_) => assert!(im.iterations <= 10),
+                }
+            }
+        }
+    }
+}

@@ -141,7 +141,8 @@ pub fn cw_batch(gpu: &Arc<Gpu>, model: &Model, x: &Tensor, labels: &Tensor, targ
     let xp = gpu.alloc(&shape);
     k::cw_prep(gpu, x, &w0, &xbar, &xp, PIXEL_BOX);
     let delta = gpu.zeros(&shape);
-    let mv = gpu.zeros(&[2 * b * n]);
+    let m = gpu.zeros(&shape);
+    let v = gpu.zeros(&shape);
     let best = gpu.zeros(&shape);
     let dz = gpu.zeros(&[b, model.arch.classes]);
     let st = gpu.alloc(&[b * st_len]);
@@ -166,7 +167,8 @@ pub fn cw_batch(gpu: &Arc<Gpu>, model: &Model, x: &Tensor, labels: &Tensor, targ
         if step > 0 {
             // Reset δ and Adam's state (the reference re-runs its initialiser).
             gpu.clear(&delta);
-            gpu.clear(&mv);
+            gpu.clear(&m);
+            gpu.clear(&v);
             gpu.copy(&xbar, &xp);
         }
         let mut prev_batch = f64::INFINITY;
@@ -190,7 +192,7 @@ pub fn cw_batch(gpu: &Arc<Gpu>, model: &Model, x: &Tensor, labels: &Tensor, targ
             }
             k::cw_eval(gpu, &xp, &xbar, g.value(z), labels, &st, &best, &dz, mode, targeted, cfg.kappa);
             let gx = seeded_input_grad(&g, xv, z, &dz);
-            k::cw_adam(gpu, &w0, &xbar, &gx, &st, &delta, &mv, &xp, adam, it as u32 + 1, PIXEL_BOX);
+            k::cw_adam(gpu, &w0, &xbar, &gx, &st, &delta, &m, &v, &xp, adam, it as u32 + 1, PIXEL_BOX);
             if check && cfg.abort_scope == AbortScope::Image {
                 let s = gpu.read(&st);
                 if (0..b).all(|e| s[e * st_len + k::CW_ACTIVE] == 0.0) {

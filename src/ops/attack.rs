@@ -1,6 +1,11 @@
 //! Host side of shaders/attack.wgsl: the attack-specific kernels (FGSM/PGD
 //! step, Carlini-Wagner state machine, JSMA pair search). Shape checks and
 //! dispatch geometry only; the algorithms live in `crate::attack`.
+//!
+//! As for every kernel, the storage buffers are passed in the order of
+//! their `@binding` numbers in attack.wgsl (not the order of the Rust
+//! arguments); the brute-force and oracle tests in tests/attacks.rs cover
+//! every entry point.
 
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
@@ -46,7 +51,8 @@ pub const CW_ITERS: usize = 8;
 /// u32 per image in the JSMA state buffer: active, iterations, |Γ|, stop reason.
 pub const JSMA_ST: usize = 4;
 
-/// Workgroup size of the per-image and JSMA pair kernels.
+/// Workgroup size of the elementwise and JSMA pair kernels (the per-image
+/// kernels pgd_step and cw_eval use 64 threads per image).
 const WG: usize = 256;
 
 /// Images of one batch and features per image, from a [B, ...] tensor.
@@ -180,7 +186,8 @@ pub struct AdamTf {
 }
 
 /// Chain rule through x' = tanh(δ+w0)·mul+plus plus the 2(x'-x̄) distance
-/// gradient, one Adam step on δ at time `t` (1-based), then the new x'.
+/// gradient, one Adam step on δ (moments `m`, `v`) at time `t` (1-based),
+/// then the new x'. Images whose state says inactive are left alone.
 #[allow(clippy::too_many_arguments)]
 pub fn cw_adam(
     gpu: &Gpu,
@@ -189,17 +196,17 @@ pub fn cw_adam(
     gx: &Tensor,
     st: &Tensor,
     delta: &Tensor,
-    mv: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
     xp: &Tensor,
     adam: AdamTf,
     t: u32,
     (lo, hi): (f32, f32),
 ) {
     let (b, n) = geometry(xp);
-    for x in [w0, xbar, gx, delta] {
+    for x in [w0, xbar, gx, delta, m, v] {
         assert_eq!(x.len(), b * n, "cw_adam: buffer {:?} vs x' {:?}", x.shape(), xp.shape());
     }
-    assert_eq!(mv.len(), 2 * b * n);
     assert_eq!(st.len(), b * CW_ST);
     let (mul, plus) = box_params(lo, hi);
     let t = t.max(1) as i32;
@@ -217,7 +224,9 @@ pub fn cw_adam(
         adam_eps: adam.eps,
         ..Default::default()
     };
-    gpu.dispatch(&k::ATTACK_CW_ADAM, &p, &[w0, xbar, xp, st, gx, delta, mv], groups_1d(b * n, WG as u32));
+    let groups = [n.div_ceil(WG) as u32, b as u32, 1];
+    // storage bindings in binding order: w0, xbar, xp, st, gx, delta, m, v
+    gpu.dispatch(&k::ATTACK_CW_ADAM, &p, &[w0, xbar, xp, st, gx, delta, m, v], groups);
 }
 
 /// JSMA stopping test and backward seeds. `probs`: F = softmax (else logits).
