@@ -79,8 +79,7 @@ fn main() {
                 bindings.push((rb.binding, kind));
             }
             bindings.sort();
-            let bindings: Vec<String> =
-                bindings.iter().map(|(b, k)| format!("({b}, {k})")).collect();
+            let bindings: Vec<String> = bindings.iter().map(|(b, k)| format!("({b}, {k})")).collect();
             writeln!(
                 out,
                 "pub static {}_{}: Kernel = Kernel {{ file: &{file_const}, entry: {:?}, bindings: &[{}] }};",

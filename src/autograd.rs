@@ -172,7 +172,9 @@ impl Graph {
         self.op(
             &[x, y],
             v,
-            Box::new(move |gpu, d, needs| vec![needs[0].then(|| ew::mul(gpu, d, &yt)), needs[1].then(|| ew::mul(gpu, d, &xt))]),
+            Box::new(move |gpu, d, needs| {
+                vec![needs[0].then(|| ew::mul(gpu, d, &yt)), needs[1].then(|| ew::mul(gpu, d, &xt))]
+            }),
         )
     }
 

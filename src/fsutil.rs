@@ -16,9 +16,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The temporary sibling used while writing `path`.
 fn tmp_path_for(path: &Path) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{}: not a file path (no file name)", path.display()))?;
+    let name = path.file_name().ok_or_else(|| anyhow!("{}: not a file path (no file name)", path.display()))?;
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut tmp_name = name.to_os_string();
     tmp_name.push(format!(".tmp-{}-{}", std::process::id(), n));
@@ -43,20 +41,15 @@ where
 {
     let tmp = tmp_path_for(path)?;
     let result = (|| -> Result<()> {
-        let file = File::create(&tmp).map_err(|e| {
-            anyhow!("{}: cannot create temporary file {}: {e}", path.display(), tmp.display())
-        })?;
+        let file = File::create(&tmp)
+            .map_err(|e| anyhow!("{}: cannot create temporary file {}: {e}", path.display(), tmp.display()))?;
         let mut w = BufWriter::new(file);
         f(&mut w).map_err(|e| anyhow!("{}: write failed: {}", path.display(), one_line(&e)))?;
-        let file = w
-            .into_inner()
-            .map_err(|e| anyhow!("{}: write failed: {}", path.display(), e.error()))?;
-        file.sync_all()
-            .map_err(|e| anyhow!("{}: fsync failed: {e}", path.display()))?;
+        let file = w.into_inner().map_err(|e| anyhow!("{}: write failed: {}", path.display(), e.error()))?;
+        file.sync_all().map_err(|e| anyhow!("{}: fsync failed: {e}", path.display()))?;
         drop(file);
-        fs::rename(&tmp, path).map_err(|e| {
-            anyhow!("{}: cannot rename {} into place: {e}", path.display(), tmp.display())
-        })?;
+        fs::rename(&tmp, path)
+            .map_err(|e| anyhow!("{}: cannot rename {} into place: {e}", path.display(), tmp.display()))?;
         Ok(())
     })();
     if result.is_err() {
@@ -102,13 +95,7 @@ pub(crate) mod testutil {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0);
-            let p = std::env::temp_dir().join(format!(
-                "advlab-test-{}-{}-{}-{}",
-                tag,
-                std::process::id(),
-                n,
-                nanos
-            ));
+            let p = std::env::temp_dir().join(format!("advlab-test-{}-{}-{}-{}", tag, std::process::id(), n, nanos));
             let _ = std::fs::remove_dir_all(&p);
             std::fs::create_dir_all(&p).expect("create temp dir");
             TempDir(p)

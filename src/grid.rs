@@ -187,7 +187,15 @@ mod tests {
         let mut adv = orig.clone();
         adv[100] = 1.0;
         let rows = vec![
-            GridRow { orig: &orig, adv: &adv, label: 7, target: Some(3), clean_pred: 7, adv_pred: 3, success: true };
+            GridRow {
+                orig: &orig,
+                adv: &adv,
+                label: 7,
+                target: Some(3),
+                clean_pred: 7,
+                adv_pred: 3,
+                success: true
+            };
             2
         ];
         let img = attack_grid(&rows, [1, 28, 28]);

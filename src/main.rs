@@ -10,7 +10,11 @@ use advlab::nn::optim::OptimKind;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "advlab", version, about = "Train, attack, detect and certify image classifiers on any GPU (WGSL on wgpu; lavapipe when there is no GPU)")]
+#[command(
+    name = "advlab",
+    version,
+    about = "Train, attack, detect and certify image classifiers on any GPU (WGSL on wgpu; lavapipe when there is no GPU)"
+)]
 struct Cli {
     #[command(flatten)]
     gpu: GpuArgs,

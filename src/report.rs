@@ -30,7 +30,8 @@ pub fn write_json(path: &Path, v: &Value) -> Result<()> {
 
 /// A markdown table from a header and rows.
 pub fn markdown_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = format!("| {} |\n|{}|\n", header.join(" | "), header.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+    let mut s =
+        format!("| {} |\n|{}|\n", header.join(" | "), header.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
     for r in rows {
         s += &format!("| {} |\n", r.join(" | "));
     }

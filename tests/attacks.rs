@@ -51,7 +51,13 @@ fn trained() -> &'static (Model, data::Dataset) {
         let model = Model::init(&gpu, Arch::parse("mlp:784-32-10").unwrap(), 7);
         let tr = data::load(&DataSpec::Bundled, Split::Train).unwrap();
         let te = data::load(&DataSpec::Bundled, Split::Test).unwrap();
-        let cfg = TrainConfig { epochs: 3, batch: 64, optim: OptimConfig::new(OptimKind::Sgd, 0.05), seed: 1, log_every: usize::MAX };
+        let cfg = TrainConfig {
+            epochs: 3,
+            batch: 64,
+            optim: OptimConfig::new(OptimKind::Sgd, 0.05),
+            seed: 1,
+            log_every: usize::MAX,
+        };
         let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
         for e in 0..cfg.epochs {
             train::train_epoch(&gpu, &model, &mut opt, &tr, &cfg, e, 0.05, |_, _, _| {}).unwrap();
@@ -100,9 +106,8 @@ fn mlp_xent_grad_f64(layers: &[(Vec<f32>, Vec<f32>, usize, usize)], x: &[f32], y
     let mut pre: Vec<Vec<f64>> = Vec::new();
     for (l, (w, b, out, inp)) in layers.iter().enumerate() {
         let h = acts.last().unwrap();
-        let z: Vec<f64> = (0..*out)
-            .map(|o| b[o] as f64 + (0..*inp).map(|i| w[o * inp + i] as f64 * h[i]).sum::<f64>())
-            .collect();
+        let z: Vec<f64> =
+            (0..*out).map(|o| b[o] as f64 + (0..*inp).map(|i| w[o * inp + i] as f64 * h[i]).sum::<f64>()).collect();
         let a = if l + 1 < layers.len() { z.iter().map(|v| v.max(0.0)).collect() } else { z.clone() };
         pre.push(z);
         acts.push(a);
@@ -158,7 +163,8 @@ fn fgsm_equals_closed_form_of_f64_oracle() {
             w1[o * 784 + c] = 0.0;
         }
     }
-    let mut params: Vec<Param> = fixture.params.iter().map(|p| Param { name: p.name.clone(), tensor: p.tensor.clone() }).collect();
+    let mut params: Vec<Param> =
+        fixture.params.iter().map(|p| Param { name: p.name.clone(), tensor: p.tensor.clone() }).collect();
     params[0].tensor = gpu.upload(&w1, &[32, 784]);
     let model = Model { arch: fixture.arch.clone(), params, buffers: Vec::new() };
     let layers = host_layers(&gpu, &model);
@@ -168,7 +174,9 @@ fn fgsm_equals_closed_form_of_f64_oracle() {
     let targets: Vec<u32> = y.iter().map(|&v| (v + 3) % 10).collect();
     for targeted in [false, true] {
         let cfg = AttackConfig::Fgsm(FgsmConfig { eps, norm: Norm::Inf });
-        let r = attack::run_attack(&gpu, &model, &x, &y, targeted.then_some(&targets[..]), &cfg, &RunOptions::default()).unwrap();
+        let r =
+            attack::run_attack(&gpu, &model, &x, &y, targeted.then_some(&targets[..]), &cfg, &RunOptions::default())
+                .unwrap();
         let (mut tiny, mut checked) = (0, 0);
         for i in 0..n {
             let cls = if targeted { targets[i] } else { y[i] } as usize;
@@ -179,13 +187,23 @@ fn fgsm_equals_closed_form_of_f64_oracle() {
                 assert_eq!(r.adv[i * 784 + c], x[i * 784 + c], "zero-gradient pixel {c} of image {i} moved");
             }
             for j in 0..784 {
-                let s = if g[j] > 0.0 { 1.0f32 } else if g[j] < 0.0 { -1.0 } else { 0.0 };
+                let s = if g[j] > 0.0 {
+                    1.0f32
+                } else if g[j] < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                };
                 let dir = if targeted { -1.0f32 } else { 1.0 };
                 let want = (x[i * 784 + j] + dir * eps * s).clamp(0.0, 1.0);
                 let got = r.adv[i * 784 + j];
                 if got != want {
                     // f32 vs f64 may disagree on the sign of a vanishing gradient only
-                    assert!(g[j].abs() < 1e-6 * gmax, "image {i} pixel {j}: got {got}, want {want} (grad {:e}, max {gmax:e})", g[j]);
+                    assert!(
+                        g[j].abs() < 1e-6 * gmax,
+                        "image {i} pixel {j}: got {got}, want {want} (grad {:e}, max {gmax:e})",
+                        g[j]
+                    );
                     tiny += 1;
                 }
                 checked += 1;
@@ -199,7 +217,8 @@ fn fgsm_equals_closed_form_of_f64_oracle() {
     let xt = gpu.upload(&x, &[n, 1, 28, 28]);
     let lab = gpu.upload_u32(&y, &[n]);
     let gg = gpu.read(&attack::xent_input_grad(&gpu, &model, &xt, &lab));
-    let want: Vec<f64> = (0..n).flat_map(|i| mlp_xent_grad_f64(&layers, &x[i * 784..(i + 1) * 784], y[i] as usize)).collect();
+    let want: Vec<f64> =
+        (0..n).flat_map(|i| mlp_xent_grad_f64(&layers, &x[i * 784..(i + 1) * 784], y[i] as usize)).collect();
     assert_close("input gradient", &gg, &want, 1e-5);
 
     // L2 FGSM: x + eps·g/||g||, clipped.
@@ -244,7 +263,14 @@ fn jsma_pair_search_matches_brute_force() {
     let gpu = gpu();
     let mut r = rng(11);
     // corr: β ≈ -α as with probabilities (the row pruning then skips nearly every row)
-    for &(n, inc, corr) in &[(37usize, true, false), (64, false, false), (600, true, false), (1031, true, false), (784, true, true), (300, false, true)] {
+    for &(n, inc, corr) in &[
+        (37usize, true, false),
+        (64, false, false),
+        (600, true, false),
+        (1031, true, false),
+        (784, true, true),
+        (300, false, true),
+    ] {
         let b = 4;
         let a: Vec<f32> = randn(&mut r, b * n, 1.0);
         let mut bt: Vec<f32> = randn(&mut r, b * n, 1.0);
@@ -278,7 +304,11 @@ fn jsma_pair_search_matches_brute_force() {
         let (xs, doms, sts) = (gpu.read(&tx), gpu.read_u32(&tdom), gpu.read_u32(&tst));
         for e in 0..b {
             let changed: Vec<usize> = (0..n).filter(|&j| xs[e * n + j] != 0.5).collect();
-            let want = if e == 3 { None } else { brute_pair(&a[e * n..(e + 1) * n], &bt[e * n..(e + 1) * n], &dom[e * n..(e + 1) * n], inc) };
+            let want = if e == 3 {
+                None
+            } else {
+                brute_pair(&a[e * n..(e + 1) * n], &bt[e * n..(e + 1) * n], &dom[e * n..(e + 1) * n], inc)
+            };
             match want {
                 Some((p, q)) => {
                     assert_eq!(changed, vec![p, q], "n={n} image {e}");
@@ -315,7 +345,11 @@ fn cw_binary_search_follows_hand_computed_sequence() {
         assert_eq!(s.begin_step(i, 6), s.c);
         s.update(ok);
         assert!((s.c - want_c[i]).abs() < 1e-12, "step {i}: c = {} want {}", s.c, want_c[i]);
-        assert!((s.lower - want_lu[i].0).abs() < 1e-12 && (s.upper - want_lu[i].1).abs() < 1e-12, "step {i}: {:?}", (s.lower, s.upper));
+        assert!(
+            (s.lower - want_lu[i].0).abs() < 1e-12 && (s.upper - want_lu[i].1).abs() < 1e-12,
+            "step {i}: {:?}",
+            (s.lower, s.upper)
+        );
     }
     // success first: upper = c0, then bisect from 0
     let mut s = CSearch::new(2.0);
@@ -362,7 +396,16 @@ fn fgsm_reduces_accuracy_and_pgd_more() {
     let sub = te.take_first(200);
     let opts = RunOptions { batch: 128, seed: 3, label_source: LabelSource::True };
     let eps = 0.1;
-    let f = attack::run_attack(&gpu, model, &sub.images, &sub.labels, None, &AttackConfig::Fgsm(FgsmConfig { eps, norm: Norm::Inf }), &opts).unwrap();
+    let f = attack::run_attack(
+        &gpu,
+        model,
+        &sub.images,
+        &sub.labels,
+        None,
+        &AttackConfig::Fgsm(FgsmConfig { eps, norm: Norm::Inf }),
+        &opts,
+    )
+    .unwrap();
     let pgd = PgdConfig { eps, step: 0.01, iters: 20, random_start: true, norm: Norm::Inf };
     let p = attack::run_attack(&gpu, model, &sub.images, &sub.labels, None, &AttackConfig::Pgd(pgd), &opts).unwrap();
     let s = attack::summarize(&f);
@@ -382,16 +425,43 @@ fn fgsm_reduces_accuracy_and_pgd_more() {
     }
     assert!(p.images.iter().all(|i| i.iterations == 20) && f.images.iter().all(|i| i.iterations == 1));
     // Same seed, other batch size: identical result (per-image random starts).
-    let p2 = attack::run_attack(&gpu, model, &sub.images[..50 * 784], &sub.labels[..50], None, &AttackConfig::Pgd(pgd), &RunOptions { batch: 17, ..opts }).unwrap();
+    let p2 = attack::run_attack(
+        &gpu,
+        model,
+        &sub.images[..50 * 784],
+        &sub.labels[..50],
+        None,
+        &AttackConfig::Pgd(pgd),
+        &RunOptions { batch: 17, ..opts },
+    )
+    .unwrap();
     assert_eq!(&p2.adv[..], &p.adv[..50 * 784]);
     // L2 PGD stays in its ball; targeted PGD moves predictions to the target.
     let pgd2 = PgdConfig { eps: 2.0, step: 0.25, iters: 20, random_start: true, norm: Norm::L2 };
-    let p = attack::run_attack(&gpu, model, &sub.images[..64 * 784], &sub.labels[..64], None, &AttackConfig::Pgd(pgd2), &opts).unwrap();
+    let p = attack::run_attack(
+        &gpu,
+        model,
+        &sub.images[..64 * 784],
+        &sub.labels[..64],
+        None,
+        &AttackConfig::Pgd(pgd2),
+        &opts,
+    )
+    .unwrap();
     assert!(p.images.iter().all(|i| i.l2 <= 2.0 * (1.0 + 1e-5)), "L2 ball violated");
     assert!(accuracy(&p) < s.clean_accuracy - 0.2);
     let t = attack::next_targets(&sub.labels[..64], 10);
     let pt = PgdConfig { eps: 0.2, step: 0.02, iters: 20, random_start: false, norm: Norm::Inf };
-    let p = attack::run_attack(&gpu, model, &sub.images[..64 * 784], &sub.labels[..64], Some(&t), &AttackConfig::Pgd(pt), &opts).unwrap();
+    let p = attack::run_attack(
+        &gpu,
+        model,
+        &sub.images[..64 * 784],
+        &sub.labels[..64],
+        Some(&t),
+        &AttackConfig::Pgd(pt),
+        &opts,
+    )
+    .unwrap();
     let sr = attack::summarize(&p).success_rate;
     eprintln!("targeted pgd(0.2) success {sr:.3}");
     assert!(sr > 0.5);
@@ -403,11 +473,31 @@ fn cw_reaches_targets_with_small_l2() {
     let gpu = gpu();
     let (x, y) = correct_subset(12);
     let t = attack::random_targets(&y, 10, 5).unwrap();
-    let cfg = CwConfig { c0: 0.1, binary_steps: 5, iters: 100, lr: 0.05, kappa: 0.0, abort_early: true, abort_scope: AbortScope::Image };
-    let r = attack::run_attack(&gpu, model, &x, &y, Some(&t), &AttackConfig::Cw(cfg), &RunOptions { batch: 12, ..Default::default() }).unwrap();
+    let cfg = CwConfig {
+        c0: 0.1,
+        binary_steps: 5,
+        iters: 100,
+        lr: 0.05,
+        kappa: 0.0,
+        abort_early: true,
+        abort_scope: AbortScope::Image,
+    };
+    let r = attack::run_attack(
+        &gpu,
+        model,
+        &x,
+        &y,
+        Some(&t),
+        &AttackConfig::Cw(cfg),
+        &RunOptions { batch: 12, ..Default::default() },
+    )
+    .unwrap();
     let s = attack::summarize(&r);
     let l2 = s.l2_success.unwrap();
-    eprintln!("cw targeted: success {:.2}, L2 mean {:.3} median {:.3}, iters {:.0}, {:.1} s", s.success_rate, l2.mean, l2.median, s.mean_iterations, s.seconds);
+    eprintln!(
+        "cw targeted: success {:.2}, L2 mean {:.3} median {:.3}, iters {:.0}, {:.1} s",
+        s.success_rate, l2.mean, l2.median, s.mean_iterations, s.seconds
+    );
     assert!(s.success_rate >= 0.9, "C&W reached only {:.2} of its targets", s.success_rate);
     // Small: well below the L2 of targeted L∞-PGD examples that reach the
     // same targets (C&W with 9×1000 iterations converges to ≈ 2.1 on this
@@ -426,7 +516,16 @@ fn cw_reaches_targets_with_small_l2() {
     }
     // untargeted, batch-summed abort-early, κ > 0
     let cfg = CwConfig { kappa: 1.0, abort_scope: AbortScope::Batch, iters: 60, binary_steps: 3, ..cfg };
-    let r = attack::run_attack(&gpu, model, &x, &y, None, &AttackConfig::Cw(cfg), &RunOptions { batch: 12, ..Default::default() }).unwrap();
+    let r = attack::run_attack(
+        &gpu,
+        model,
+        &x,
+        &y,
+        None,
+        &AttackConfig::Cw(cfg),
+        &RunOptions { batch: 12, ..Default::default() },
+    )
+    .unwrap();
     let s = attack::summarize(&r);
     eprintln!("cw untargeted κ=1: success {:.2}, L2 {:.3}", s.success_rate, s.l2_success.map_or(f64::NAN, |l| l.mean));
     assert!(s.success_rate >= 0.9);
@@ -440,7 +539,16 @@ fn jsma_changes_few_pixels() {
     let t = attack::random_targets(&y, 10, 9).unwrap();
     for jac in [JacobianKind::Probs, JacobianKind::Logits] {
         let cfg = JsmaConfig { theta: 1.0, gamma: 0.1, jacobian: jac };
-        let r = attack::run_attack(&gpu, model, &x, &y, Some(&t), &AttackConfig::Jsma(cfg), &RunOptions { batch: 16, ..Default::default() }).unwrap();
+        let r = attack::run_attack(
+            &gpu,
+            model,
+            &x,
+            &y,
+            Some(&t),
+            &AttackConfig::Jsma(cfg),
+            &RunOptions { batch: 16, ..Default::default() },
+        )
+        .unwrap();
         let s = attack::summarize(&r);
         eprintln!(
             "jsma {jac:?}: success {:.2}, L0 mean {:.1}, iterations {:.1}, {:.2} s",
@@ -474,7 +582,9 @@ fn bad_input_is_a_one_line_error() {
     let (x, y) = fixture_inputs();
     let o = RunOptions::default();
     let fg = AttackConfig::Fgsm(FgsmConfig::default());
-    let run = |x: &[f32], y: &[u32], t: Option<&[u32]>, c: &AttackConfig, o: &RunOptions| attack::run_attack(&gpu, &model, x, y, t, c, o);
+    let run = |x: &[f32], y: &[u32], t: Option<&[u32]>, c: &AttackConfig, o: &RunOptions| {
+        attack::run_attack(&gpu, &model, x, y, t, c, o)
+    };
 
     let e = one_line_err(run(&x, &[0, 1, 12, 3, 4], None, &fg, &o));
     assert!(e.contains("label 12") && e.contains("out of range"), "{e}");
@@ -556,7 +666,20 @@ fn cli_attack_writes_outputs_and_rejects_bad_input() {
     a.extend(["--eps", "-0.1"]);
     assert_cli_error(&a, "--eps");
     // shape mismatch between --input and --arch
-    let mut a = vec!["attack", "pgd", "--arch", "mlp:100-10", "--model", model, "--input", xs, "--labels", ys, "--out-dir", &out];
+    let mut a = vec![
+        "attack",
+        "pgd",
+        "--arch",
+        "mlp:100-10",
+        "--model",
+        model,
+        "--input",
+        xs,
+        "--labels",
+        ys,
+        "--out-dir",
+        &out,
+    ];
     a.extend(["--iters", "2"]);
     assert_cli_error(&a, "x.npy");
     // targets equal to labels
@@ -568,7 +691,20 @@ fn cli_attack_writes_outputs_and_rejects_bad_input() {
     let bad = d.p("bad_labels.npy");
     npy::write_npy_i64(Path::new(&bad), &[5], &[7, 2, 1, 0, 11]).unwrap();
     assert_cli_error(
-        &["attack", "jsma", "--arch", "mlp:784-32-16-10", "--model", model, "--input", xs, "--labels", &bad, "--out-dir", &out],
+        &[
+            "attack",
+            "jsma",
+            "--arch",
+            "mlp:784-32-16-10",
+            "--model",
+            model,
+            "--input",
+            xs,
+            "--labels",
+            &bad,
+            "--out-dir",
+            &out,
+        ],
         "out of range",
     );
 
@@ -582,7 +718,8 @@ fn cli_attack_writes_outputs_and_rejects_bad_input() {
     let (shape, adv) = npy::read_npy_f32(&Path::new(&out).join("adv.npy")).unwrap();
     assert_eq!(shape, vec![4, 1, 28, 28]);
     assert!(adv.iter().all(|v| (0.0..=1.0).contains(v)));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(Path::new(&out).join("results.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&out).join("results.json")).unwrap()).unwrap();
     assert_eq!(v["command"], "attack fgsm");
     assert_eq!(v["settings"]["attack"]["eps"].as_f64().unwrap() as f32, 0.2);
     assert_eq!(v["settings"]["targeted"], true);

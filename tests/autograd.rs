@@ -9,7 +9,15 @@ use common::*;
 /// f64 oracle of
 ///   h = tanh(x W1ᵀ + b1) * sigmoid(x W1ᵀ + b1) + relu(x W1ᵀ + b1)
 ///   z = h W2ᵀ + b2;  loss = mean(xent(z, y)) + 0.5 * sum(x)
-fn oracle(x: &[f64], w1: &[f64], b1: &[f64], w2: &[f64], b2: &[f64], y: &[u32], (n, d, h, k): (usize, usize, usize, usize)) -> f64 {
+fn oracle(
+    x: &[f64],
+    w1: &[f64],
+    b1: &[f64],
+    w2: &[f64],
+    b2: &[f64],
+    y: &[u32],
+    (n, d, h, k): (usize, usize, usize, usize),
+) -> f64 {
     let mut loss = 0.0;
     for i in 0..n {
         let mut hv = vec![0.0; h];

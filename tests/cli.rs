@@ -5,11 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_advlab"))
-        .args(args)
-        .env("NODEVICE_SELECT", "1")
-        .output()
-        .expect("run advlab");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).env("NODEVICE_SELECT", "1").output().expect("run advlab");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
@@ -48,7 +45,20 @@ fn unknown_arch_is_an_error() {
 #[test]
 fn unknown_adapter_lists_the_adapters() {
     let out = tmp("b.safetensors");
-    assert_one_line_error(&["--adapter", "no-such-gpu-xyz", "train", "--arch", "mlp:784-10", "--epochs", "1", "--out", out.to_str().unwrap()], &["no-such-gpu-xyz", "available"]);
+    assert_one_line_error(
+        &[
+            "--adapter",
+            "no-such-gpu-xyz",
+            "train",
+            "--arch",
+            "mlp:784-10",
+            "--epochs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["no-such-gpu-xyz", "available"],
+    );
 }
 
 #[test]
@@ -56,7 +66,12 @@ fn truncated_and_wrong_magic_idx_are_errors() {
     let dir = tmp("mnist-bad");
     std::fs::create_dir_all(&dir).unwrap();
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/mnist");
-    for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+    for f in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
     // truncated raw test images (takes precedence? use the raw name, remove the gz)
@@ -66,10 +81,16 @@ fn truncated_and_wrong_magic_idx_are_errors() {
     write(&dir.join("t10k-images-idx3-ubyte"), &raw);
     let spec = format!("mnist:{}", dir.display());
     let model = fixture().join("model.safetensors");
-    assert_one_line_error(&["eval", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--data", &spec], &["t10k-images-idx3-ubyte", "truncated"]);
+    assert_one_line_error(
+        &["eval", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--data", &spec],
+        &["t10k-images-idx3-ubyte", "truncated"],
+    );
     raw[3] = 1; // wrong magic
     write(&dir.join("t10k-images-idx3-ubyte"), &raw);
-    assert_one_line_error(&["eval", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--data", &spec], &["t10k-images-idx3-ubyte", "magic"]);
+    assert_one_line_error(
+        &["eval", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--data", &spec],
+        &["t10k-images-idx3-ubyte", "magic"],
+    );
 }
 
 #[test]
@@ -80,14 +101,34 @@ fn npy_of_wrong_dtype_or_shape_is_an_error() {
     let bad_shape = tmp("bad_shape.npy");
     advlab::data::npy::write_npy_f32(&bad_shape, &[5, 100], &vec![0.5; 500]).unwrap();
     assert_one_line_error(
-        &["predict", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--input", bad_shape.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "predict",
+            "--arch",
+            "mlp:784-32-16-10",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            bad_shape.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &["bad_shape.npy", "784"],
     );
     // wrong dtype: int64
     let bad_dtype = tmp("bad_dtype.npy");
     advlab::data::npy::write_npy_i64(&bad_dtype, &[1, 784], &vec![0; 784]).unwrap();
     assert_one_line_error(
-        &["predict", "--arch", "mlp:784-32-16-10", "--model", model.to_str().unwrap(), "--input", bad_dtype.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "predict",
+            "--arch",
+            "mlp:784-32-16-10",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            bad_dtype.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &["bad_dtype.npy", "float32"],
     );
 }
@@ -102,7 +143,17 @@ fn safetensors_missing_or_misshapen_tensor_is_an_error() {
     let w = vec![0.1f32; 32 * 784];
     advlab::nn::checkpoint::save(&missing, &[("fc1.weight".into(), vec![32, 784], &w)], &meta).unwrap();
     assert_one_line_error(
-        &["predict", "--arch", "mlp:784-32-10", "--model", missing.to_str().unwrap(), "--input", x.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "predict",
+            "--arch",
+            "mlp:784-32-10",
+            "--model",
+            missing.to_str().unwrap(),
+            "--input",
+            x.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &["missing.safetensors", "fc1.bias"],
     );
     let misshapen = tmp("misshapen.safetensors");
@@ -111,12 +162,27 @@ fn safetensors_missing_or_misshapen_tensor_is_an_error() {
     let b2 = vec![0.0f32; 10];
     advlab::nn::checkpoint::save(
         &misshapen,
-        &[("fc1.weight".into(), vec![32, 784], &w), ("fc1.bias".into(), vec![31], &b), ("fc2.weight".into(), vec![10, 32], &w2), ("fc2.bias".into(), vec![10], &b2)],
+        &[
+            ("fc1.weight".into(), vec![32, 784], &w),
+            ("fc1.bias".into(), vec![31], &b),
+            ("fc2.weight".into(), vec![10, 32], &w2),
+            ("fc2.bias".into(), vec![10], &b2),
+        ],
         &meta,
     )
     .unwrap();
     assert_one_line_error(
-        &["predict", "--arch", "mlp:784-32-10", "--model", misshapen.to_str().unwrap(), "--input", x.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "predict",
+            "--arch",
+            "mlp:784-32-10",
+            "--model",
+            misshapen.to_str().unwrap(),
+            "--input",
+            x.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &["misshapen.safetensors", "fc1.bias", "[32]"],
     );
 }
@@ -148,7 +214,15 @@ fn default_train_then_eval_on_bundled_data() {
     let out = tmp("default.safetensors");
     let results = tmp("train-results.json");
     let (ok, stdout, err) = advlab(&[
-        "train", "--arch", "mlp:784-64-10", "--epochs", "1", "--out", out.to_str().unwrap(), "--results", results.to_str().unwrap(),
+        "train",
+        "--arch",
+        "mlp:784-64-10",
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     assert!(stdout.contains("test accuracy"), "{stdout}");
@@ -156,7 +230,15 @@ fn default_train_then_eval_on_bundled_data() {
     assert!(v["adapter"].is_string() && v["settings"]["config"]["seed"].is_number(), "{v}");
     let acc = v["results"]["test"]["accuracy"].as_f64().unwrap();
     assert!(acc > 0.7, "one epoch on the subset reached only {acc}");
-    let (ok, stdout, err) = advlab(&["eval", "--arch", "mlp:784-64-10", "--model", out.to_str().unwrap(), "--results", tmp("eval.json").to_str().unwrap()]);
+    let (ok, stdout, err) = advlab(&[
+        "eval",
+        "--arch",
+        "mlp:784-64-10",
+        "--model",
+        out.to_str().unwrap(),
+        "--results",
+        tmp("eval.json").to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert!(stdout.contains('%'), "{stdout}");
 }

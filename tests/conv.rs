@@ -280,7 +280,11 @@ fn cpu_seconds() -> f64 {
 fn bench_conv_algorithms() {
     // BENCH_PROFILE=1: a profiling device, per-kernel table at the end
     let profile = std::env::var("BENCH_PROFILE").is_ok();
-    let gpu = if profile { advlab::Gpu::new(&advlab::GpuOptions { profile: true, ..Default::default() }).unwrap() } else { gpu() };
+    let gpu = if profile {
+        advlab::Gpu::new(&advlab::GpuOptions { profile: true, ..Default::default() }).unwrap()
+    } else {
+        gpu()
+    };
     let reps: usize = std::env::var("BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     // (name, n, c, h, w, o, k, pad)
     let layers = [

@@ -116,7 +116,9 @@ fn gemm_cpu_path_edges() {
         for &n in &[1usize, 4, 15, 16, 17] {
             for &k in &[1usize, 3, 4, 8, 17] {
                 for t in [NN, NT, TN] {
-                    for path in [GemmPath::Cpu, GemmPath::CpuRows, GemmPath::CpuUbo, GemmPath::CpuUbo2, GemmPath::CpuUbo4] {
+                    for path in
+                        [GemmPath::Cpu, GemmPath::CpuRows, GemmPath::CpuUbo, GemmPath::CpuUbo2, GemmPath::CpuUbo4]
+                    {
                         check_path(m, n, k, t, true, true, path);
                     }
                 }

@@ -18,7 +18,20 @@ fn unary_functions_match_oracle() {
             (Unary::Relu, 0.0, 0.0, Box::new(|v| v.max(0.0))),
             (Unary::Sigmoid, 0.0, 0.0, Box::new(|v| 1.0 / (1.0 + (-v).exp()))),
             (Unary::Tanh, 0.0, 0.0, Box::new(|v| v.tanh())),
-            (Unary::Sign, 0.0, 0.0, Box::new(|v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 })),
+            (
+                Unary::Sign,
+                0.0,
+                0.0,
+                Box::new(|v| {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    }
+                }),
+            ),
             (Unary::Clamp, -0.5, 0.25, Box::new(|v| v.clamp(-0.5, 0.25))),
             (Unary::Abs, 0.0, 0.0, Box::new(|v| v.abs())),
             (Unary::Square, 0.0, 0.0, Box::new(|v| v * v)),
@@ -105,7 +118,8 @@ fn reductions_match_oracle() {
     for &(r, c) in &[(1usize, 1usize), (7, 13), (129, 65), (3, 1000)] {
         let x = randn(&mut rng((r * c) as u64), r * c, 1.0);
         let t = gpu.upload(&x, &[r, c]);
-        let rows: Vec<f64> = (0..r).map(|i| 0.5 * x[i * c..(i + 1) * c].iter().map(|&v| v as f64).sum::<f64>()).collect();
+        let rows: Vec<f64> =
+            (0..r).map(|i| 0.5 * x[i * c..(i + 1) * c].iter().map(|&v| v as f64).sum::<f64>()).collect();
         assert_close("sum_rows", &gpu.read(&reduce::sum_rows(&gpu, &t, 0.5)), &rows, 1e-5);
         let cols: Vec<f64> = (0..c).map(|j| (0..r).map(|i| x[i * c + j] as f64).sum::<f64>()).collect();
         assert_close("sum_cols", &gpu.read(&reduce::sum_cols(&gpu, &t, 1.0)), &cols, 1e-5);
@@ -116,7 +130,8 @@ fn reductions_match_oracle() {
         let mx = gpu.read(&mx);
         for i in 0..r {
             let row = &x[i * c..(i + 1) * c];
-            let (k, m) = row.iter().enumerate().fold((0, f32::MIN), |(bk, bm), (k, &v)| if v > bm { (k, v) } else { (bk, bm) });
+            let (k, m) =
+                row.iter().enumerate().fold((0, f32::MIN), |(bk, bm), (k, &v)| if v > bm { (k, v) } else { (bk, bm) });
             assert_eq!(idx[i] as usize, k, "argmax row {i}");
             assert_eq!(mx[i], m, "max row {i}");
         }
@@ -149,7 +164,9 @@ fn softmax_xent_matches_oracle_and_finite_differences() {
                 let mut zm = zp.clone();
                 zp[j] += h;
                 zm[j] -= h;
-                fd[i * k + j] = dloss[i] as f64 * (row_loss(&zp, labels[i] as usize) - row_loss(&zm, labels[i] as usize)) / (2.0 * h);
+                fd[i * k + j] = dloss[i] as f64
+                    * (row_loss(&zp, labels[i] as usize) - row_loss(&zm, labels[i] as usize))
+                    / (2.0 * h);
             }
         }
         assert_close("xent grad", &dz, &fd, 1e-5);

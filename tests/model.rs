@@ -154,7 +154,10 @@ fn pytorch_vgg_cifar_fixture_with_batchnorm_buffers() {
         assert_eq!(gpu.read(&a.tensor), gpu.read(&b.tensor), "{}", a.name);
     }
     // a checkpoint without the BatchNorm buffers is an error naming them
-    let e = Model::load(&gpu, Arch::parse("vgg-cifar:32").unwrap(), &fixture("alexnet_cifar").join("model.safetensors")).err().unwrap();
+    let e =
+        Model::load(&gpu, Arch::parse("vgg-cifar:32").unwrap(), &fixture("alexnet_cifar").join("model.safetensors"))
+            .err()
+            .unwrap();
     assert!(format!("{e:#}").contains("conv1.weight"), "{e:#}");
     std::fs::remove_file(&path).ok();
 }
@@ -296,10 +299,28 @@ fn cifar_convnets_take_a_training_step() {
         let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
         let before: Vec<Vec<f32>> = model.params.iter().chain(&model.buffers).map(|p| gpu.read(&p.tensor)).collect();
         let t = std::time::Instant::now();
-        let st = train::train_epoch_with(&gpu, &model, &mut opt, &set, &cfg, 0, 0.01, &train::EpochOptions { augment: true }, |_, _, _| {})
-            .unwrap();
-        eprintln!("{spec}: 2 steps of 16 CIFAR images in {:.2} s, loss {:.3}", t.elapsed().as_secs_f64(), st.train_loss);
-        assert!(st.train_loss.is_finite() && st.train_loss > 0.5 && st.train_loss < 10.0, "{spec}: loss {}", st.train_loss);
+        let st = train::train_epoch_with(
+            &gpu,
+            &model,
+            &mut opt,
+            &set,
+            &cfg,
+            0,
+            0.01,
+            &train::EpochOptions { augment: true },
+            |_, _, _| {},
+        )
+        .unwrap();
+        eprintln!(
+            "{spec}: 2 steps of 16 CIFAR images in {:.2} s, loss {:.3}",
+            t.elapsed().as_secs_f64(),
+            st.train_loss
+        );
+        assert!(
+            st.train_loss.is_finite() && st.train_loss > 0.5 && st.train_loss < 10.0,
+            "{spec}: loss {}",
+            st.train_loss
+        );
         for (p, b) in model.params.iter().chain(&model.buffers).zip(&before) {
             assert_ne!(&gpu.read(&p.tensor), b, "{spec}: {} did not change", p.name);
         }

@@ -237,7 +237,8 @@ fn batch_norm_train_forward_and_running_stats() {
         assert_close(&format!("bn y no-running {s:?}"), &gpu.read(&out2.y), &y, 2e-5);
         // eval mode with the updated running stats
         let ye = bn::batch_norm_eval_forward(&gpu, &tx, &tg, &tb, &rm, &rv, eps);
-        let want = bn_eval_ref(&f64s(&x), &f64s(&g), &f64s(&b), &f64s(&gpu.read(&rm)), &f64s(&gpu.read(&rv)), s, eps as f64);
+        let want =
+            bn_eval_ref(&f64s(&x), &f64s(&g), &f64s(&b), &f64s(&gpu.read(&rm)), &f64s(&gpu.read(&rv)), s, eps as f64);
         assert_close(&format!("bn eval {s:?}"), &gpu.read(&ye), &want, 2e-5);
     }
 }

@@ -235,7 +235,12 @@ fn warp_forward_matches_oracle() {
         for scale in [0.3f32, 2.5, 40.0] {
             let flow = randn(&mut r, n * 2 * h * w, scale);
             let got = gpu.read(&warp::forward(&gpu, &gpu.upload(&img, &dims), &gpu.upload(&flow, &[n, 2, h, w])));
-            assert_close(&format!("warp {dims:?} scale {scale}"), &got, &warp_oracle(&f64s(&img), &f64s(&flow), dims), 1e-5);
+            assert_close(
+                &format!("warp {dims:?} scale {scale}"),
+                &got,
+                &warp_oracle(&f64s(&img), &f64s(&flow), dims),
+                1e-5,
+            );
         }
     }
 }
@@ -412,7 +417,8 @@ fn flow_loss_gradient_matches_finite_differences() {
         let (ft, ut) = (gpu.upload(&flow, &[n, 2, h, w]), gpu.upload(&up, &[n]));
         for o in all_opts() {
             let got = gpu.read(&tv::backward(&gpu, &ft, &ut, &o));
-            let f = |fl: &[f64]| -> f64 { tv_oracle(fl, [n, h, w], &o).iter().zip(&up).map(|(a, &b)| a * b as f64).sum() };
+            let f =
+                |fl: &[f64]| -> f64 { tv_oracle(fl, [n, h, w], &o).iter().zip(&up).map(|(a, &b)| a * b as f64).sum() };
             let mut fd = vec![0.0; flow.len()];
             for (k, v) in fd.iter_mut().enumerate() {
                 let mut fp = f64s(&flow);
@@ -457,25 +463,25 @@ fn flow_loss_degenerate_flows() {
     let ones = gpu.upload(&[1.0, 1.0], &[n]);
     for nb in [Neighbours::Diag4, Neighbours::Cross4] {
         for variant in [Variant::Pixel, Variant::Shift] {
-        let sym = FlowLossOpts { neighbours: nb, padding: Padding::Symmetric, eps: 0.0, variant };
-        let ft = gpu.upload(&flow, &[n, 2, h, w]);
-        let l = gpu.read(&tv::forward(&gpu, &ft, &sym));
-        assert_eq!(l[0], 0.0, "{sym}");
-        assert!(l[1] == 0.0);
-        let gr = gpu.read(&tv::backward(&gpu, &ft, &ones, &sym));
-        assert!(gr.iter().all(|&v| v == 0.0), "{sym}: gradient of a constant flow");
-        // constant padding: a constant flow costs something (the image border)
-        let con = FlowLossOpts { padding: Padding::Constant, ..sym };
-        assert!(gpu.read(&tv::forward(&gpu, &ft, &con))[0] > 1.0);
-        let z = gpu.zeros(&[n, 2, h, w]);
-        assert_eq!(gpu.read(&tv::forward(&gpu, &z, &con)), vec![0.0, 0.0]);
-        assert!(gpu.read(&tv::backward(&gpu, &z, &ones, &con)).iter().all(|&v| v == 0.0));
-        // eps shows up as |S|·n·sqrt(eps) (per pixel) or |S|·sqrt(eps)
-        // (per shift) on a zero flow
-        let e = FlowLossOpts { eps: 1e-4, ..con };
-        let l = gpu.read(&tv::forward(&gpu, &z, &e))[0] as f64;
-        let want = if variant == Variant::Pixel { 4.0 * hw as f64 * 1e-2 } else { 4.0 * 1e-2 };
-        assert!((l - want).abs() < 1e-5, "{e}: {l}");
+            let sym = FlowLossOpts { neighbours: nb, padding: Padding::Symmetric, eps: 0.0, variant };
+            let ft = gpu.upload(&flow, &[n, 2, h, w]);
+            let l = gpu.read(&tv::forward(&gpu, &ft, &sym));
+            assert_eq!(l[0], 0.0, "{sym}");
+            assert!(l[1] == 0.0);
+            let gr = gpu.read(&tv::backward(&gpu, &ft, &ones, &sym));
+            assert!(gr.iter().all(|&v| v == 0.0), "{sym}: gradient of a constant flow");
+            // constant padding: a constant flow costs something (the image border)
+            let con = FlowLossOpts { padding: Padding::Constant, ..sym };
+            assert!(gpu.read(&tv::forward(&gpu, &ft, &con))[0] > 1.0);
+            let z = gpu.zeros(&[n, 2, h, w]);
+            assert_eq!(gpu.read(&tv::forward(&gpu, &z, &con)), vec![0.0, 0.0]);
+            assert!(gpu.read(&tv::backward(&gpu, &z, &ones, &con)).iter().all(|&v| v == 0.0));
+            // eps shows up as |S|·n·sqrt(eps) (per pixel) or |S|·sqrt(eps)
+            // (per shift) on a zero flow
+            let e = FlowLossOpts { eps: 1e-4, ..con };
+            let l = gpu.read(&tv::forward(&gpu, &z, &e))[0] as f64;
+            let want = if variant == Variant::Pixel { 4.0 * hw as f64 * 1e-2 } else { 4.0 * 1e-2 };
+            assert!((l - want).abs() < 1e-5, "{e}: {l}");
         }
     }
 }
@@ -515,7 +521,9 @@ fn flow_loss_bounds_the_n_norm() {
             let ft = gpu.upload(&flow, &[n, 2, h, w]);
             for nb in [Neighbours::Diag4, Neighbours::Cross4] {
                 let nn = n_norm(&f64s(&flow), [n, h, w], nb);
-                for (eps, variant) in [(0.0f32, Variant::Pixel), (1e-8, Variant::Pixel), (0.0, Variant::Shift), (1e-8, Variant::Shift)] {
+                for (eps, variant) in
+                    [(0.0f32, Variant::Pixel), (1e-8, Variant::Pixel), (0.0, Variant::Shift), (1e-8, Variant::Shift)]
+                {
                     let o = FlowLossOpts { neighbours: nb, padding: Padding::Constant, eps, variant };
                     let l = gpu.read(&tv::forward(&gpu, &ft, &o));
                     for b in 0..n {
@@ -552,7 +560,13 @@ mod stadv_core {
             let tr = data::load(&DataSpec::Bundled, Split::Train).unwrap().take_first(640);
             let te = data::load(&DataSpec::Bundled, Split::Test).unwrap().take_first(64);
             let model = Model::init(&gpu, Arch::parse("mlp:784-32-10").unwrap(), 3);
-            let cfg = TrainConfig { epochs: 4, batch: 32, optim: OptimConfig::new(OptimKind::Sgd, 0.05), seed: 5, log_every: 100 };
+            let cfg = TrainConfig {
+                epochs: 4,
+                batch: 32,
+                optim: OptimConfig::new(OptimKind::Sgd, 0.05),
+                seed: 5,
+                log_every: 100,
+            };
             let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
             for e in 0..cfg.epochs {
                 train::train_epoch(&gpu, &model, &mut opt, &tr, &cfg, e, 0.05, |_, _, _| {}).unwrap();
@@ -594,7 +608,12 @@ mod stadv_core {
             assert_eq!(o.success_soft[i], reached, "image {i}: soft success flag");
             let within = budget.is_none_or(|e| o.l_flow[i] <= e);
             assert_eq!(o.success_strict[i], reached && within, "image {i}: strict success flag");
-            assert_eq!(reached, o.margin[i] < 0.0 || (o.margin[i] == 0.0 && reached), "image {i}: margin {}", o.margin[i]);
+            assert_eq!(
+                reached,
+                o.margin[i] < 0.0 || (o.margin[i] == 0.0 && reached),
+                "image {i}: margin {}",
+                o.margin[i]
+            );
         }
     }
 
@@ -680,7 +699,11 @@ mod stadv_core {
         let tg: Vec<u32> = y.iter().map(|&l| (l + 3) % 10).collect();
         let cfg = StadvConfig { tau: 0.001, lr: 0.1, iterations: 120, ..Default::default() };
         let o = stadv::attack(&gpu, m, x, [n, 1, 28, 28], y, Goal::Targeted(&tg), &cfg).unwrap();
-        eprintln!("targeted Adam: success {:.2}, mean L_flow {:.1}", o.soft_rate(), o.l_flow.iter().sum::<f32>() / n as f32);
+        eprintln!(
+            "targeted Adam: success {:.2}, mean L_flow {:.1}",
+            o.soft_rate(),
+            o.l_flow.iter().sum::<f32>() / n as f32
+        );
         check_outcome(m, x, y, Goal::Targeted(&tg), &cfg, &o);
         assert!(o.soft_rate() >= 0.75, "targeted success {:.2}", o.soft_rate());
         // chunked batches give the same kind of answer
@@ -693,10 +716,16 @@ mod stadv_core {
         let bad_t = vec![10u32; n];
         assert!(err(stadv::attack(&gpu, m, x, [n, 1, 28, 28], y, Goal::Targeted(&bad_t), &cfg)).contains("target 10"));
         assert!(err(stadv::attack(&gpu, m, x, [n, 1, 28, 28], &y[1..], Goal::Untargeted, &cfg)).contains("labels"));
-        assert!(err(stadv::attack(&gpu, m, &x[1..], [n, 1, 28, 28], y, Goal::Untargeted, &cfg)).contains("pixel values"));
+        assert!(
+            err(stadv::attack(&gpu, m, &x[1..], [n, 1, 28, 28], y, Goal::Untargeted, &cfg)).contains("pixel values")
+        );
         let z = StadvConfig { iterations: 0, ..cfg.clone() };
         assert!(err(stadv::attack(&gpu, m, x, [n, 1, 28, 28], y, Goal::Untargeted, &z)).contains("iterations"));
-        assert!(TauSearch::parse("0,1000").is_err() && TauSearch::parse("5,1,3").is_err() && TauSearch::parse("0,1000,0").is_err());
+        assert!(
+            TauSearch::parse("0,1000").is_err()
+                && TauSearch::parse("5,1,3").is_err()
+                && TauSearch::parse("0,1000,0").is_err()
+        );
         assert_eq!(TauSearch::parse(" 0, 1000 ,10").unwrap(), TauSearch { lo: 0.0, hi: 1000.0, steps: 10 });
     }
 }
@@ -736,7 +765,12 @@ mod cli_cmds {
         let (shape, got) = npy::read_npy_f32(&out).unwrap();
         assert_eq!(shape, vec![3, 784], "output keeps the input's shape");
         assert_close("warp command", &got, &warp_oracle(&f64s(&img), &f64s(&flow), [3, 1, 28, 28]), 1e-5);
-        let o = FlowLossOpts { neighbours: Neighbours::Cross4, padding: Padding::Symmetric, eps: 0.0, variant: Variant::Pixel };
+        let o = FlowLossOpts {
+            neighbours: Neighbours::Cross4,
+            padding: Padding::Symmetric,
+            eps: 0.0,
+            variant: Variant::Pixel,
+        };
         let l = cw::flow_loss_values(&g, &f, &o).unwrap();
         assert_close("flow-loss command", &l, &tv_oracle(&f64s(&flow), [3, 28, 28], &o), 2e-5);
         let o = FlowLossOpts { variant: Variant::Shift, ..o };
@@ -767,12 +801,29 @@ mod cli_cmds {
 
         // the binary: a table on stdout, one `error:` line on bad input
         let bin = |args: &[&str]| {
-            let o = std::process::Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).env("NODEVICE_SELECT", "1").output().unwrap();
-            (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_advlab"))
+                .args(args)
+                .env("NODEVICE_SELECT", "1")
+                .output()
+                .unwrap();
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).to_string(),
+                String::from_utf8_lossy(&o.stderr).to_string(),
+            )
         };
-        let (ok, out_s, _) = bin(&["flow-loss", "--flow", f.to_str().unwrap(), "--neighbours", "cross4", "--variant", "shift"]);
+        let (ok, out_s, _) =
+            bin(&["flow-loss", "--flow", f.to_str().unwrap(), "--neighbours", "cross4", "--variant", "shift"]);
         assert!(ok && out_s.contains("| image | L_flow |") && out_s.contains("| 2 |"), "{out_s}");
-        let (ok, _, err) = bin(&["warp", "--input", x.to_str().unwrap(), "--flow", f2.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let (ok, _, err) = bin(&[
+            "warp",
+            "--input",
+            x.to_str().unwrap(),
+            "--flow",
+            f2.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
         assert!(!ok && errs.len() == 1 && errs[0].contains("f2.npy"), "{err}");
         let _ = std::fs::remove_dir_all(&d);
@@ -802,7 +853,10 @@ fn timings() {
         }
     }
     gpu.sync();
-    eprintln!("{n}×{c}×{h}×{w}, {reps} reps each (Shift variant adds one rows + sum_rows to backward)\n{}", gpu.profile_report().unwrap());
+    eprintln!(
+        "{n}×{c}×{h}×{w}, {reps} reps each (Shift variant adds one rows + sum_rows to backward)\n{}",
+        gpu.profile_report().unwrap()
+    );
     // whole stAdv runs (wall clock, untrained mlp:784-32-10, 100 images)
     let gpu = common::gpu();
     let model = advlab::nn::Model::init(&gpu, advlab::nn::Arch::parse("mlp:784-32-10").unwrap(), 1);
@@ -810,9 +864,11 @@ fn timings() {
     let y: Vec<u32> = (0..n as u32).map(|i| i % 10).collect();
     for opt in [advlab::stadv::StadvOptimizer::Adam, advlab::stadv::StadvOptimizer::Lbfgs] {
         let cfg = advlab::stadv::StadvConfig { optimizer: opt, iterations: 50, ..Default::default() };
-        let _ = advlab::stadv::attack(&gpu, &model, &x, [n, 1, 28, 28], &y, advlab::stadv::Goal::Untargeted, &cfg).unwrap();
+        let _ =
+            advlab::stadv::attack(&gpu, &model, &x, [n, 1, 28, 28], &y, advlab::stadv::Goal::Untargeted, &cfg).unwrap();
         let t = std::time::Instant::now();
-        let _ = advlab::stadv::attack(&gpu, &model, &x, [n, 1, 28, 28], &y, advlab::stadv::Goal::Untargeted, &cfg).unwrap();
+        let _ =
+            advlab::stadv::attack(&gpu, &model, &x, [n, 1, 28, 28], &y, advlab::stadv::Goal::Untargeted, &cfg).unwrap();
         let s = t.elapsed().as_secs_f64();
         eprintln!("stAdv {opt:?}: {n} images × 50 iterations: {s:.2} s ({:.1} ms per iteration)", 1000.0 * s / 50.0);
     }

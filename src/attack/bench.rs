@@ -5,7 +5,9 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use super::{random_targets, run_attack, summarize, AttackConfig, CwConfig, FgsmConfig, JsmaConfig, PgdConfig, RunOptions};
+use super::{
+    random_targets, run_attack, summarize, AttackConfig, CwConfig, FgsmConfig, JsmaConfig, PgdConfig, RunOptions,
+};
 use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::nn::Model;

@@ -55,7 +55,15 @@ pub struct CwConfig {
 
 impl Default for CwConfig {
     fn default() -> Self {
-        CwConfig { c0: 1e-2, binary_steps: 5, iters: 1000, lr: 5e-3, kappa: 0.0, abort_early: true, abort_scope: AbortScope::Image }
+        CwConfig {
+            c0: 1e-2,
+            binary_steps: 5,
+            iters: 1000,
+            lr: 5e-3,
+            kappa: 0.0,
+            abort_early: true,
+            abort_scope: AbortScope::Image,
+        }
     }
 }
 
@@ -129,7 +137,14 @@ pub fn cw_abort_check(it: usize, max_iters: usize) -> bool {
 /// C&W on one batch `x` [B,C,H,W]. `labels` u32 [B]: targets when
 /// `targeted`, else the class to move away from. Returns the adversarial
 /// batch (input where the attack failed) and the iterates evaluated per image.
-pub fn cw_batch(gpu: &Arc<Gpu>, model: &Model, x: &Tensor, labels: &Tensor, targeted: bool, cfg: &CwConfig) -> (Tensor, Vec<u32>) {
+pub fn cw_batch(
+    gpu: &Arc<Gpu>,
+    model: &Model,
+    x: &Tensor,
+    labels: &Tensor,
+    targeted: bool,
+    cfg: &CwConfig,
+) -> (Tensor, Vec<u32>) {
     let shape = x.shape().to_vec();
     let b = shape[0];
     let n = x.len() / b;
@@ -179,7 +194,19 @@ pub fn cw_batch(gpu: &Arc<Gpu>, model: &Model, x: &Tensor, labels: &Tensor, targ
             if check {
                 match cfg.abort_scope {
                     AbortScope::Batch => {
-                        k::cw_eval(gpu, &xp, &xbar, g.value(z), labels, &st, &best, &dz, CwEvalMode::LossOnly, targeted, cfg.kappa);
+                        k::cw_eval(
+                            gpu,
+                            &xp,
+                            &xbar,
+                            g.value(z),
+                            labels,
+                            &st,
+                            &best,
+                            &dz,
+                            CwEvalMode::LossOnly,
+                            targeted,
+                            cfg.kappa,
+                        );
                         let s = gpu.read(&st);
                         let l: f64 = (0..b).map(|e| s[e * st_len + k::CW_LOSS] as f64).sum();
                         if l > prev_batch * 0.9999 {

@@ -88,7 +88,14 @@ fn direction(targeted: bool) -> f32 {
 
 /// One FGSM step on a batch `x` [B,C,H,W]; `labels` u32 [B] are the true
 /// (or predicted) labels when untargeted and the targets when targeted.
-pub fn fgsm_batch(gpu: &Arc<Gpu>, model: &Model, x: &Tensor, labels: &Tensor, targeted: bool, cfg: &FgsmConfig) -> Tensor {
+pub fn fgsm_batch(
+    gpu: &Arc<Gpu>,
+    model: &Model,
+    x: &Tensor,
+    labels: &Tensor,
+    targeted: bool,
+    cfg: &FgsmConfig,
+) -> Tensor {
     let xk = gpu.alloc(x.shape());
     gpu.copy(x, &xk);
     let g = xent_input_grad(gpu, model, x, labels);

@@ -80,13 +80,7 @@ pub fn numpy_gflops(size: usize) -> Option<f64> {
          \x20   best = min(best, (time.perf_counter() - t) / reps)\n\
          print(2 * n ** 3 / best / 1e9)\n"
     );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let out = Command::new("python3").arg("-c").arg(script).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
     if !out.status.success() {
         return None;
     }

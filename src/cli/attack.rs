@@ -12,9 +12,7 @@ use serde_json::json;
 
 use crate::attack::cw::AbortScope;
 use crate::attack::jsma::JacobianKind;
-use crate::attack::{
-    self, AttackConfig, CwConfig, FgsmConfig, JsmaConfig, LabelSource, Norm, PgdConfig, RunOptions,
-};
+use crate::attack::{self, AttackConfig, CwConfig, FgsmConfig, JsmaConfig, LabelSource, Norm, PgdConfig, RunOptions};
 use crate::data::{self, npy, DataSpec, Dataset, Split};
 use crate::gpu::GpuOptions;
 use crate::nn::{Arch, Model};
@@ -160,7 +158,13 @@ impl AttackCmd {
             AttackCmd::Fgsm(a) => (&a.common, AttackConfig::Fgsm(FgsmConfig { eps: a.eps, norm: a.norm })),
             AttackCmd::Pgd(a) => (
                 &a.common,
-                AttackConfig::Pgd(PgdConfig { eps: a.eps, step: a.step, iters: a.iters, random_start: a.random_start, norm: a.norm }),
+                AttackConfig::Pgd(PgdConfig {
+                    eps: a.eps,
+                    step: a.step,
+                    iters: a.iters,
+                    random_start: a.random_start,
+                    norm: a.norm,
+                }),
             ),
             AttackCmd::Cw(a) => (
                 &a.common,
@@ -194,7 +198,9 @@ pub struct Inputs {
 pub fn load_inputs(c: &CommonArgs, arch: &Arch) -> Result<Inputs> {
     let (data, source, what) = match (&c.data, &c.input, &c.labels) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => bail!("give either --data or --input/--labels, not both"),
-        (None, Some(x), Some(y)) => (npy::load_npy_dataset(x, y)?, format!("npy:{},{}", x.display(), y.display()), x.display().to_string()),
+        (None, Some(x), Some(y)) => {
+            (npy::load_npy_dataset(x, y)?, format!("npy:{},{}", x.display(), y.display()), x.display().to_string())
+        }
         (None, Some(x), None) => bail!("--input {}: needs --labels Y.npy (1-D integer labels)", x.display()),
         (None, None, Some(y)) => bail!("--labels {}: needs --input X.npy", y.display()),
         (spec, None, None) => {
@@ -230,7 +236,13 @@ pub fn load_inputs(c: &CommonArgs, arch: &Arch) -> Result<Inputs> {
 
 /// Targets from `--targets` / `--target`, checked against the labels.
 /// `total`: images in the source before `--count` (a targets file must match it).
-pub fn load_targets(c: &CommonArgs, cfg: &AttackConfig, labels: &[u32], classes: usize, total: usize) -> Result<Option<(Vec<u32>, String)>> {
+pub fn load_targets(
+    c: &CommonArgs,
+    cfg: &AttackConfig,
+    labels: &[u32],
+    classes: usize,
+    total: usize,
+) -> Result<Option<(Vec<u32>, String)>> {
     let t = match (&c.targets, c.target) {
         (Some(_), Some(_)) => bail!("give either --targets T.npy or --target, not both"),
         (Some(p), None) => {
@@ -241,7 +253,10 @@ pub fn load_targets(c: &CommonArgs, cfg: &AttackConfig, labels: &[u32], classes:
             }
             let raw = &raw[..labels.len()];
             if let Some((i, v)) = raw.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= classes) {
-                bail!("{what}: target {v} at index {i} is out of range (the model has {classes} classes: 0..={})", classes - 1);
+                bail!(
+                    "{what}: target {v} at index {i} is out of range (the model has {classes} classes: 0..={})",
+                    classes - 1
+                );
             }
             let t: Vec<u32> = raw.iter().map(|&v| v as u32).collect();
             attack::check_targets(&what, &t, labels, classes)?;
@@ -303,7 +318,19 @@ pub fn run(gpu_opts: &GpuOptions, cmd: &AttackCmd) -> Result<()> {
     println!(
         "{}",
         report::markdown_table(
-            &["attack", "images", "success", "clean acc", "adv acc", "mean L0", "mean L2", "mean L∞", "mean iters", "seconds", "images/s"],
+            &[
+                "attack",
+                "images",
+                "success",
+                "clean acc",
+                "adv acc",
+                "mean L0",
+                "mean L2",
+                "mean L∞",
+                "mean iters",
+                "seconds",
+                "images/s"
+            ],
             &[vec![
                 cfg.name().to_string(),
                 s.n.to_string(),
@@ -339,7 +366,10 @@ pub fn run(gpu_opts: &GpuOptions, cmd: &AttackCmd) -> Result<()> {
         "images_per_sec": s.images_per_sec,
         "per_image": res.images,
     });
-    report::write_json(&c.out_dir.join("results.json"), &report::envelope(&format!("attack {}", cfg.name()), Some(&gpu), settings, results))?;
+    report::write_json(
+        &c.out_dir.join("results.json"),
+        &report::envelope(&format!("attack {}", cfg.name()), Some(&gpu), settings, results),
+    )?;
     super::print_profile(&gpu);
     Ok(())
 }
@@ -393,7 +423,18 @@ pub fn bench(
     println!(
         "{}",
         report::markdown_table(
-            &["adapter", "arch", "method", "targeted", "images", "batch", "seconds", "images/s", "success", "mean iters"],
+            &[
+                "adapter",
+                "arch",
+                "method",
+                "targeted",
+                "images",
+                "batch",
+                "seconds",
+                "images/s",
+                "success",
+                "mean iters"
+            ],
             &rows
                 .iter()
                 .map(|r| vec![

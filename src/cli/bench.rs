@@ -14,12 +14,20 @@ use crate::report;
 
 /// Training throughput: one warm-up epoch (JIT, pool fill), then `epochs`
 /// timed epochs.
-pub fn train(gpu_opts: &GpuOptions, arch: &str, spec: &DataSpec, batch: usize, epochs: usize, results: &Path) -> Result<()> {
+pub fn train(
+    gpu_opts: &GpuOptions,
+    arch: &str,
+    spec: &DataSpec,
+    batch: usize,
+    epochs: usize,
+    results: &Path,
+) -> Result<()> {
     let arch_p = Arch::parse(arch)?;
     let data = data::load(spec, Split::Train)?;
     let gpu = super::open_gpu(gpu_opts)?;
     let model = Model::init(&gpu, arch_p, 0);
-    let cfg = TrainConfig { epochs, batch, optim: OptimConfig::new(OptimKind::Sgd, 0.01), seed: 0, log_every: usize::MAX };
+    let cfg =
+        TrainConfig { epochs, batch, optim: OptimConfig::new(OptimKind::Sgd, 0.01), seed: 0, log_every: usize::MAX };
     let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
     model.check_input("bench data", &[data.n, data.c, data.h, data.w])?;
     let warm = train::train_epoch(&gpu, &model, &mut opt, &data, &cfg, 0, 0.01, |_, _, _| {})?;
@@ -82,7 +90,13 @@ pub fn conv_layers(arch: &crate::nn::Arch, batch: usize) -> Vec<ConvLayerShape> 
     for l in &arch.layers {
         match l {
             Layer::Conv2d { name, inp, out: o, k, stride, pad } => {
-                out.push(ConvLayerShape { name: name.clone(), x: s, w: [*o, *inp, *k, *k], stride: *stride, pad: *pad });
+                out.push(ConvLayerShape {
+                    name: name.clone(),
+                    x: s,
+                    w: [*o, *inp, *k, *k],
+                    stride: *stride,
+                    pad: *pad,
+                });
                 s = [s[0], *o, out_size(s[2], *k, *stride, *pad), out_size(s[3], *k, *stride, *pad)];
             }
             Layer::MaxPool { k, stride } | Layer::AvgPool { k, stride } => {
@@ -155,9 +169,11 @@ pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, 
                 format!("{gb:.2}"),
                 format!("{gt:.2}"),
             ]);
-            json_rows.push(json!({"arch": arch.spec, "layer": name, "x_shape": xs, "w_shape": ws, "stride": stride, "pad": pad,
+            json_rows.push(
+                json!({"arch": arch.spec, "layer": name, "x_shape": xs, "w_shape": ws, "stride": stride, "pad": pad,
                 "macs": geom.macs(), "forward_ms": 1e3 * tf, "backward_ms": 1e3 * tb,
-                "forward_gflops": gf, "backward_gflops": gb, "total_gflops": gt}));
+                "forward_gflops": gf, "backward_gflops": gb, "total_gflops": gt}),
+            );
         }
         rows.push(vec![
             arch.spec.clone(),
@@ -176,7 +192,18 @@ pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, 
     println!(
         "{}",
         report::markdown_table(
-            &["arch", "layer", "x", "w", "MFLOP/pass", "fwd ms", "bwd ms", "fwd GFLOP/s", "bwd GFLOP/s", "fwd+bwd GFLOP/s"],
+            &[
+                "arch",
+                "layer",
+                "x",
+                "w",
+                "MFLOP/pass",
+                "fwd ms",
+                "bwd ms",
+                "fwd GFLOP/s",
+                "bwd GFLOP/s",
+                "fwd+bwd GFLOP/s"
+            ],
             &rows
         )
     );

@@ -4,8 +4,8 @@
 pub mod attack;
 pub mod bench;
 pub mod model_cmds;
-pub mod train;
 pub mod stadv;
+pub mod train;
 pub mod warp;
 
 use std::sync::Arc;

@@ -11,7 +11,14 @@ use crate::nn::train;
 use crate::nn::{Arch, Model};
 use crate::report;
 
-pub fn eval(gpu_opts: &GpuOptions, arch: &str, model_path: &PathBuf, spec: &DataSpec, batch: usize, results: &PathBuf) -> Result<()> {
+pub fn eval(
+    gpu_opts: &GpuOptions,
+    arch: &str,
+    model_path: &PathBuf,
+    spec: &DataSpec,
+    batch: usize,
+    results: &PathBuf,
+) -> Result<()> {
     let arch = Arch::parse(arch)?;
     let test = data::load(spec, Split::Test)?;
     let gpu = super::open_gpu(gpu_opts)?;
@@ -46,7 +53,14 @@ pub fn eval(gpu_opts: &GpuOptions, arch: &str, model_path: &PathBuf, spec: &Data
     Ok(())
 }
 
-pub fn predict(gpu_opts: &GpuOptions, arch: &str, model_path: &PathBuf, input: &PathBuf, out: &PathBuf, batch: usize) -> Result<()> {
+pub fn predict(
+    gpu_opts: &GpuOptions,
+    arch: &str,
+    model_path: &PathBuf,
+    input: &PathBuf,
+    out: &PathBuf,
+    batch: usize,
+) -> Result<()> {
     let arch = Arch::parse(arch)?;
     let (shape, x) = npy::read_npy_f32(input)?;
     let per = arch.input_len();

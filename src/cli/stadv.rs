@@ -93,7 +93,9 @@ pub fn run(gpu_opts: &GpuOptions, a: &StadvArgs) -> Result<()> {
             attack::check_targets(&p.display().to_string(), &t, &data.labels, arch.classes)?;
             Some((t, p.display().to_string()))
         }
-        (None, Some(TargetMode::Random)) => Some((attack::random_targets(&data.labels, arch.classes, c.seed)?, "random".into())),
+        (None, Some(TargetMode::Random)) => {
+            Some((attack::random_targets(&data.labels, arch.classes, c.seed)?, "random".into()))
+        }
         (None, Some(TargetMode::Next)) => Some((attack::next_targets(&data.labels, arch.classes), "next".into())),
         (None, None) => None,
     };
@@ -151,7 +153,18 @@ pub fn run(gpu_opts: &GpuOptions, a: &StadvArgs) -> Result<()> {
     println!(
         "{}",
         report::markdown_table(
-            &["attack", "images", "strict success", "soft success", "clean acc", "adv acc", "mean L_flow (soft successes)", "mean L_flow (all)", "seconds", "s/image"],
+            &[
+                "attack",
+                "images",
+                "strict success",
+                "soft success",
+                "clean acc",
+                "adv acc",
+                "mean L_flow (soft successes)",
+                "mean L_flow (all)",
+                "seconds",
+                "s/image"
+            ],
             &[vec![
                 "stadv".into(),
                 data.n.to_string(),
@@ -178,7 +191,10 @@ pub fn run(gpu_opts: &GpuOptions, a: &StadvArgs) -> Result<()> {
         "mean_l_flow_soft_successes": lflow_soft, "wall_seconds": out.seconds, "seconds_per_image": out.seconds / n,
         "per_image": out,
     });
-    report::write_json(&c.out_dir.join("results.json"), &report::envelope("attack stadv", Some(&gpu), settings, results))?;
+    report::write_json(
+        &c.out_dir.join("results.json"),
+        &report::envelope("attack stadv", Some(&gpu), settings, results),
+    )?;
     super::print_profile(&gpu);
     Ok(())
 }
@@ -186,7 +202,14 @@ pub fn run(gpu_opts: &GpuOptions, a: &StadvArgs) -> Result<()> {
 /// grid.png: original / warped / difference (as for the pixel attacks) and
 /// a fourth column with the flow as a colour wheel (hue = direction,
 /// brightness = length relative to the largest shift in that image).
-fn write_grid(path: &Path, data: &crate::data::Dataset, out: &stadv::StadvOutcome, clean: &[u32], targets: Option<&[u32]>, rows: usize) -> Result<()> {
+fn write_grid(
+    path: &Path,
+    data: &crate::data::Dataset,
+    out: &stadv::StadvOutcome,
+    clean: &[u32],
+    targets: Option<&[u32]>,
+    rows: usize,
+) -> Result<()> {
     let (c, h, w) = (data.c, data.h, data.w);
     let per = c * h * w;
     let k = rows.min(data.n);
@@ -222,7 +245,11 @@ fn write_grid(path: &Path, data: &crate::data::Dataset, out: &stadv::StadvOutcom
                 let rgb = wheel(du.atan2(dv), du.hypot(dv) / m);
                 for sy in 0..scale {
                     for sx in 0..scale {
-                        img.put_pixel(x0 + xx as u32 * scale + sx, y_first + i as u32 * pitch + yy as u32 * scale + sy, rgb);
+                        img.put_pixel(
+                            x0 + xx as u32 * scale + sx,
+                            y_first + i as u32 * pitch + yy as u32 * scale + sy,
+                            rgb,
+                        );
                     }
                 }
             }

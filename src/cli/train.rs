@@ -123,10 +123,20 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         );
         pb.set_prefix(format!("{}/{}", epoch + 1, a.epochs));
         let lr_e = lr_at(lr, &schedule, epoch);
-        let mut st = train::train_epoch_with(&gpu, &model, &mut opt, &train_set, &cfg, epoch, lr_e, &opts, |seen, loss, acc| {
-            pb.set_position(seen as u64);
-            pb.set_message(format!("loss {loss:.4} acc {:.2}%", 100.0 * acc));
-        })?;
+        let mut st = train::train_epoch_with(
+            &gpu,
+            &model,
+            &mut opt,
+            &train_set,
+            &cfg,
+            epoch,
+            lr_e,
+            &opts,
+            |seen, loss, acc| {
+                pb.set_position(seen as u64);
+                pb.set_message(format!("loss {loss:.4} acc {:.2}%", 100.0 * acc));
+            },
+        )?;
         pb.finish_and_clear();
         let ev = train::evaluate(&gpu, &model, &test_set, 1000)?;
         st.test_accuracy = Some(ev.accuracy);

@@ -83,11 +83,7 @@ pub fn load_cifar10(dir: &Path, split: Split) -> Result<Dataset> {
     for n in &names {
         let p = dir.join(n);
         if !p.is_file() {
-            bail!(
-                "{}: missing CIFAR-10 batch file (the {split} split needs {})",
-                p.display(),
-                names.join(", ")
-            );
+            bail!("{}: missing CIFAR-10 batch file (the {split} split needs {})", p.display(), names.join(", "));
         }
         paths.push(p);
     }

@@ -316,7 +316,12 @@ mod tests {
         let pg = d.join("t10k-images-idx3-ubyte.gz");
         write(&pg, &gz(&img));
         let s = msg(read_idx_images(&pg));
-        assert!(s.contains("t10k-images-idx3-ubyte.gz: truncated IDX file: header says 3×4×3 = 36 bytes of pixels, found 20"), "{s}");
+        assert!(
+            s.contains(
+                "t10k-images-idx3-ubyte.gz: truncated IDX file: header says 3×4×3 = 36 bytes of pixels, found 20"
+            ),
+            "{s}"
+        );
         // a gz file cut in the middle of the stream
         let full = gz(&idx_images_bytes(3, 4, 3, &px));
         let pc = d.join("cut.gz");

@@ -213,13 +213,7 @@ pub(crate) fn check_labels<T: Copy + Into<i64>>(what: &Path, labels: &[T]) -> Re
     for (i, &l) in labels.iter().enumerate() {
         let v: i64 = l.into();
         if !(0..NUM_CLASSES as i64).contains(&v) {
-            bail!(
-                "{}: label {} at index {} is out of range (expected 0..={})",
-                what.display(),
-                v,
-                i,
-                NUM_CLASSES - 1
-            );
+            bail!("{}: label {} at index {} is out of range (expected 0..={})", what.display(), v, i, NUM_CLASSES - 1);
         }
     }
     Ok(())

@@ -74,9 +74,10 @@ fn parse_header<'a>(path: &Path, bytes: &'a [u8]) -> Result<(NpyHeader, &'a [u8]
                         .trim_end_matches('L')
                         .parse()
                         .map_err(|_| anyhow!("{name}: invalid .npy header: bad shape entry {part:?}"))?;
-                    total = total.checked_mul(d).filter(|&t| t <= (1u64 << 48)).ok_or_else(|| {
-                        anyhow!("{name}: .npy header shape is impossibly large")
-                    })?;
+                    total = total
+                        .checked_mul(d)
+                        .filter(|&t| t <= (1u64 << 48))
+                        .ok_or_else(|| anyhow!("{name}: .npy header shape is impossibly large"))?;
                 }
             }
         }
@@ -97,9 +98,7 @@ fn check_layout(path: &Path, header: &NpyHeader, data: &[u8], item_size: usize) 
     let name = path.display();
     let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
     if header.order() == Order::Fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
-        bail!(
-            "{name}: Fortran-order arrays are not supported (expected C order; save with np.ascontiguousarray)"
-        );
+        bail!("{name}: Fortran-order arrays are not supported (expected C order; save with np.ascontiguousarray)");
     }
     let expected = (header.len() as u128) * item_size as u128;
     if (data.len() as u128) < expected {
@@ -200,8 +199,7 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
             .writer(&mut buf)
             .begin_nd()
             .map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
-        w.extend(data.iter().copied())
-            .map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
+        w.extend(data.iter().copied()).map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
         w.finish().map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
     }
     write_atomic(path, &buf)
@@ -218,8 +216,7 @@ pub fn write_npy_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<()> {
             .writer(&mut buf)
             .begin_nd()
             .map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
-        w.extend(data.iter().copied())
-            .map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
+        w.extend(data.iter().copied()).map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
         w.finish().map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
     }
     write_atomic(path, &buf)

@@ -209,10 +209,8 @@ impl Gpu {
     }
 
     fn pipeline(&self, k: &'static Kernel, consts: &[(&str, f64)]) -> Arc<wgpu::ComputePipeline> {
-        let key: PipelineKey = (
-            k as *const Kernel as usize,
-            consts.iter().map(|(n, v)| (n.to_string(), v.to_bits())).collect(),
-        );
+        let key: PipelineKey =
+            (k as *const Kernel as usize, consts.iter().map(|(n, v)| (n.to_string(), v.to_bits())).collect());
         if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
             return p.clone();
         }
@@ -237,9 +235,7 @@ impl Gpu {
                     ty: match kind {
                         BindingKind::Uniform | BindingKind::UniformData => wgpu::BufferBindingType::Uniform,
                         BindingKind::StorageRead => wgpu::BufferBindingType::Storage { read_only: true },
-                        BindingKind::StorageReadWrite => {
-                            wgpu::BufferBindingType::Storage { read_only: false }
-                        }
+                        BindingKind::StorageReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                     },
                     has_dynamic_offset: false,
                     min_binding_size: None,
@@ -247,10 +243,8 @@ impl Gpu {
                 count: None,
             })
             .collect();
-        let bgl = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: None,
-            entries: &entries,
-        });
+        let bgl =
+            self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
         let layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: None,
             bind_group_layouts: &[Some(&bgl)],

@@ -60,10 +60,7 @@ pub fn encode(enc: &mut wgpu::CommandEncoder, cmds: &[Cmd], timestamps: Option<&
                     q += 2;
                     w
                 });
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: None,
-                    timestamp_writes,
-                });
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
                 while let Some(Cmd::Dispatch { pipeline, bind_group, groups, .. }) = cmds.get(i) {
                     pass.set_pipeline(pipeline);
                     pass.set_bind_group(0, bind_group, &[]);

@@ -9,25 +9,58 @@ use anyhow::{bail, Context, Result};
 pub enum Layer {
     Flatten,
     /// Parameters `{name}.weight` [out, inp] and `{name}.bias` [out].
-    Linear { name: String, inp: usize, out: usize },
+    Linear {
+        name: String,
+        inp: usize,
+        out: usize,
+    },
     Relu,
     /// Parameters `{name}.weight` [out, inp, k, k] and `{name}.bias` [out].
-    Conv2d { name: String, inp: usize, out: usize, k: usize, stride: usize, pad: usize },
-    MaxPool { k: usize, stride: usize },
-    AvgPool { k: usize, stride: usize },
+    Conv2d {
+        name: String,
+        inp: usize,
+        out: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    },
+    MaxPool {
+        k: usize,
+        stride: usize,
+    },
+    AvgPool {
+        k: usize,
+        stride: usize,
+    },
     /// `nn.BatchNorm2d(c)` on [N, C, H, W] (PyTorch defaults eps 1e-5,
     /// momentum 0.1): parameters `{name}.weight`, `{name}.bias` [c], buffers
     /// `{name}.running_mean`, `{name}.running_var` [c].
-    BatchNorm2d { name: String, c: usize },
+    BatchNorm2d {
+        name: String,
+        c: usize,
+    },
     /// `nn.BatchNorm1d(c)` on [N, C]; same tensors as `BatchNorm2d`.
-    BatchNorm1d { name: String, c: usize },
+    BatchNorm1d {
+        name: String,
+        c: usize,
+    },
     /// `nn.LocalResponseNorm(size, alpha, beta, k)` across channels.
-    Lrn { size: usize, alpha: f32, beta: f32, k: f32 },
+    Lrn {
+        size: usize,
+        alpha: f32,
+        beta: f32,
+        k: f32,
+    },
     /// Inverted dropout with drop probability `p` (identity in eval mode).
-    Dropout { p: f32 },
+    Dropout {
+        p: f32,
+    },
     /// Per-channel (x - mean[c]) / std[c] on the [0,1] input, no tensors:
     /// models take pixels in [0,1] so attacks work in pixel space.
-    Normalize { mean: Vec<f32>, std: Vec<f32> },
+    Normalize {
+        mean: Vec<f32>,
+        std: Vec<f32>,
+    },
 }
 
 /// How a parameter or buffer starts out in `Model::init`.
@@ -67,21 +100,18 @@ impl Arch {
             _ => {}
         }
         if let Some(w) = spec.strip_prefix("vgg-cifar:") {
-            let w: usize = w
-                .parse()
-                .ok()
-                .filter(|&w: &usize| w > 0 && 64 % w == 0)
-                .with_context(|| format!("--arch {spec:?}: the width divisor must be 1, 2, 4, 8, 16, 32 or 64, like vgg-cifar:8"))?;
+            let w: usize = w.parse().ok().filter(|&w: &usize| w > 0 && 64 % w == 0).with_context(|| {
+                format!("--arch {spec:?}: the width divisor must be 1, 2, 4, 8, 16, 32 or 64, like vgg-cifar:8")
+            })?;
             return Ok(Self::vgg_cifar(spec, w));
         }
         let Some(rest) = spec.strip_prefix("mlp:") else {
             bail!("--arch {spec:?}: unknown architecture (known: {KNOWN})");
         };
-        let sizes: Vec<usize> = rest
-            .split('-')
-            .map(|s| s.parse::<usize>().ok().filter(|&v| v > 0))
-            .collect::<Option<_>>()
-            .with_context(|| format!("--arch {spec:?}: layer sizes must be positive integers, like mlp:784-500-10"))?;
+        let sizes: Vec<usize> =
+            rest.split('-').map(|s| s.parse::<usize>().ok().filter(|&v| v > 0)).collect::<Option<_>>().with_context(
+                || format!("--arch {spec:?}: layer sizes must be positive integers, like mlp:784-500-10"),
+            )?;
         if sizes.len() < 2 {
             bail!("--arch {spec:?}: an MLP needs at least input and output sizes, like mlp:784-500-10");
         }
@@ -250,7 +280,9 @@ impl Arch {
         self.layers
             .iter()
             .filter_map(|l| match l {
-                Layer::BatchNorm2d { name, .. } | Layer::BatchNorm1d { name, .. } => Some(format!("{name}.num_batches_tracked")),
+                Layer::BatchNorm2d { name, .. } | Layer::BatchNorm1d { name, .. } => {
+                    Some(format!("{name}.num_batches_tracked"))
+                }
                 _ => None,
             })
             .collect()
@@ -295,7 +327,16 @@ mod tests {
         let names: Vec<String> = a.params().into_iter().map(|p| p.0).collect();
         assert_eq!(
             names,
-            ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias", "fc1.weight", "fc1.bias"]
+            [
+                "conv1.weight",
+                "conv1.bias",
+                "conv2.weight",
+                "conv2.bias",
+                "conv3.weight",
+                "conv3.bias",
+                "fc1.weight",
+                "fc1.bias"
+            ]
         );
         assert!(a.params().iter().any(|(n, s, _)| n == "fc1.weight" && s == &vec![10, 576]));
         assert!(a.buffers().is_empty());

@@ -44,11 +44,7 @@ impl View for &F32View {
 /// Save `tensors` (name, shape, row-major data) as an F32 safetensors file,
 /// atomically. `metadata` goes into the file's `__metadata__` (string → string).
 /// Refuses duplicate or empty names, shape/length mismatches and non-finite values.
-pub fn save(
-    path: &Path,
-    tensors: &[(String, Vec<usize>, &[f32])],
-    metadata: &BTreeMap<String, String>,
-) -> Result<()> {
+pub fn save(path: &Path, tensors: &[(String, Vec<usize>, &[f32])], metadata: &BTreeMap<String, String>) -> Result<()> {
     let name = path.display();
     let mut seen = HashSet::new();
     let mut views = Vec::with_capacity(tensors.len());
@@ -64,17 +60,10 @@ pub fn save(
         }
         let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         if n != Some(data.len()) {
-            bail!(
-                "{name}: tensor \"{tname}\" has shape {} but {} values",
-                shape_str(shape),
-                data.len()
-            );
+            bail!("{name}: tensor \"{tname}\" has shape {} but {} values", shape_str(shape), data.len());
         }
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-            bail!(
-                "{name}: refusing to save tensor \"{tname}\": value {} at flat index {i} is not finite",
-                data[i]
-            );
+            bail!("{name}: refusing to save tensor \"{tname}\": value {} at flat index {i} is not finite", data[i]);
         }
         let mut bytes = Vec::with_capacity(data.len() * 4);
         for v in data.iter() {
@@ -127,10 +116,8 @@ impl Checkpoint {
             let raw = view.data();
             let data = match dtype {
                 Dtype::F32 => {
-                    let v: Vec<f32> = raw
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect();
+                    let v: Vec<f32> =
+                        raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
                     if let Some(i) = v.iter().position(|x| !x.is_finite()) {
                         bail!("{name}: tensor \"{tname}\" contains a non-finite value ({}) at flat index {i}", v[i]);
                     }
@@ -295,7 +282,10 @@ mod tests {
         let pl: Vec<u8> = [1.0f32, f32::NAN].iter().flat_map(|x| x.to_le_bytes()).collect();
         fs::write(&p, raw_safetensors("fc1.bias", "F32", &[2], &pl)).unwrap();
         let s = msg(Checkpoint::load(&p));
-        assert!(s.contains("nan.safetensors: tensor \"fc1.bias\" contains a non-finite value (NaN) at flat index 1"), "{s}");
+        assert!(
+            s.contains("nan.safetensors: tensor \"fc1.bias\" contains a non-finite value (NaN) at flat index 1"),
+            "{s}"
+        );
         let pl: Vec<u8> = [f64::INFINITY].iter().flat_map(|x| x.to_le_bytes()).collect();
         fs::write(&p, raw_safetensors("w", "F64", &[1], &pl)).unwrap();
         let s = msg(Checkpoint::load(&p));
@@ -384,7 +374,8 @@ mod tests {
         let p = d.join("s.safetensors");
         let s = msg(save(&p, &[("a".into(), vec![2, 2], &[0.0; 3][..])], &BTreeMap::new()));
         assert!(s.contains("tensor \"a\" has shape [2, 2] but 3 values"), "{s}");
-        let s = msg(save(&p, &[("a".into(), vec![1], &[0.0][..]), ("a".into(), vec![1], &[0.0][..])], &BTreeMap::new()));
+        let s =
+            msg(save(&p, &[("a".into(), vec![1], &[0.0][..]), ("a".into(), vec![1], &[0.0][..])], &BTreeMap::new()));
         assert!(s.contains("duplicate tensor name \"a\""), "{s}");
         assert!(!p.exists());
     }
@@ -394,10 +385,7 @@ mod tests {
     fn pytorch_fixture_mlp_784_32_16_10() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlp_784_32_16_10");
         let c = Checkpoint::load(&dir.join("model.safetensors")).unwrap();
-        assert_eq!(
-            c.names(),
-            vec!["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight", "fc3.bias", "fc3.weight"]
-        );
+        assert_eq!(c.names(), vec!["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight", "fc3.bias", "fc3.weight"]);
         assert_eq!(c.metadata().get("arch").map(String::as_str), Some("mlp:784-32-16-10"));
         let dims = [784usize, 32, 16, 10];
         let mut layers = Vec::new();

@@ -48,11 +48,27 @@ pub fn avg_pool(g: &mut Graph, x: Var, k: usize, stride: usize, pad: usize) -> V
 /// otherwise normalise with the running statistics (gradients still flow to
 /// x, gamma and beta, e.g. for attacks).
 #[allow(clippy::too_many_arguments)]
-pub fn batch_norm(g: &mut Graph, x: Var, gamma: Var, beta: Var, running_mean: &Tensor, running_var: &Tensor, train: bool) -> Var {
+pub fn batch_norm(
+    g: &mut Graph,
+    x: Var,
+    gamma: Var,
+    beta: Var,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    train: bool,
+) -> Var {
     let (xt, gt, bt) = (g.value(x).clone(), g.value(gamma).clone(), g.value(beta).clone());
     let eps = bn::DEFAULT_EPS;
     if train {
-        let r = bn::batch_norm_train_forward(g.gpu(), &xt, &gt, &bt, Some((running_mean, running_var)), bn::DEFAULT_MOMENTUM, eps);
+        let r = bn::batch_norm_train_forward(
+            g.gpu(),
+            &xt,
+            &gt,
+            &bt,
+            Some((running_mean, running_var)),
+            bn::DEFAULT_MOMENTUM,
+            eps,
+        );
         let (mean, invstd) = (r.mean, r.invstd);
         g.op(
             &[x, gamma, beta],

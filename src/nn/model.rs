@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::arch::{Arch, Init, Layer};
-use super::layers;
 use super::checkpoint::{self, Checkpoint};
+use super::layers;
 use crate::autograd::{Graph, Var};
 use crate::gpu::Gpu;
 use crate::ops::lrn::Lrn;
@@ -97,12 +97,8 @@ impl Model {
             buffers.push(Param { name, tensor: gpu.upload(&data, &shape) });
         }
         let ignored = arch.ignored_tensors();
-        let used: Vec<&str> = params
-            .iter()
-            .chain(&buffers)
-            .map(|p| p.name.as_str())
-            .chain(ignored.iter().map(|s| s.as_str()))
-            .collect();
+        let used: Vec<&str> =
+            params.iter().chain(&buffers).map(|p| p.name.as_str()).chain(ignored.iter().map(|s| s.as_str())).collect();
         let extra = ck.unused(&used);
         if !extra.is_empty() {
             bail!(

@@ -91,7 +91,15 @@ pub fn augment_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
 /// random (dy, dx) in [-4, 4]² with zeros shifted in (= a random crop of the
 /// image zero-padded by 4), then mirror left-right with probability 1/2.
 /// Draws three numbers per image from `rng`, in image order.
-pub fn augment_images(images: &mut [f32], n: usize, c: usize, h: usize, w: usize, rng: &mut ChaCha8Rng, scratch: &mut Vec<f32>) {
+pub fn augment_images(
+    images: &mut [f32],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    rng: &mut ChaCha8Rng,
+    scratch: &mut Vec<f32>,
+) {
     let per = c * h * w;
     assert_eq!(images.len(), n * per, "augment_images: {} values for {n} images of {c}x{h}x{w}", images.len());
     let p = AUGMENT_PAD as i64;
@@ -239,11 +247,19 @@ pub fn state_path(model_path: &Path) -> PathBuf {
 }
 
 /// Save the optimiser state and the epoch count (for `--resume`).
-pub fn save_state(gpu: &Gpu, model: &Model, opt: &Optimizer, path: &Path, epoch_done: usize, cfg: &TrainConfig) -> Result<()> {
+pub fn save_state(
+    gpu: &Gpu,
+    model: &Model,
+    opt: &Optimizer,
+    path: &Path,
+    epoch_done: usize,
+    cfg: &TrainConfig,
+) -> Result<()> {
     let state = opt.state(model);
     let host: Vec<(String, Vec<usize>, Vec<f32>)> =
         state.iter().map(|(n, t)| (n.clone(), t.shape().to_vec(), gpu.read(t))).collect();
-    let refs: Vec<(String, Vec<usize>, &[f32])> = host.iter().map(|(n, s, d)| (n.clone(), s.clone(), d.as_slice())).collect();
+    let refs: Vec<(String, Vec<usize>, &[f32])> =
+        host.iter().map(|(n, s, d)| (n.clone(), s.clone(), d.as_slice())).collect();
     let mut meta = BTreeMap::new();
     meta.insert("epochs_done".into(), epoch_done.to_string());
     meta.insert("adam_t".into(), opt.t.to_string());

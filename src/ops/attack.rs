@@ -94,7 +94,13 @@ pub fn pgd_step(
     (lo, hi): (f32, f32),
 ) {
     let (b, n) = geometry(xk);
-    assert!(x0.len() == b * n && g.len() == b * n, "pgd_step: x0 {:?}, grad {:?}, x {:?}", x0.shape(), g.shape(), xk.shape());
+    assert!(
+        x0.len() == b * n && g.len() == b * n,
+        "pgd_step: x0 {:?}, grad {:?}, x {:?}",
+        x0.shape(),
+        g.shape(),
+        xk.shape()
+    );
     let p = Params {
         n: n as u32,
         batch: b as u32,
@@ -172,7 +178,12 @@ pub fn cw_eval(
         flags: targeted as u32,
         ..Default::default()
     };
-    gpu.dispatch(&k::ATTACK_CW_EVAL, &p, &[xbar, xp, logits, labels, st, best, dz], per_image_groups(gpu, b, "cw_eval"));
+    gpu.dispatch(
+        &k::ATTACK_CW_EVAL,
+        &p,
+        &[xbar, xp, logits, labels, st, best, dz],
+        per_image_groups(gpu, b, "cw_eval"),
+    );
 }
 
 /// Adam hyper-parameters (TensorFlow's formulation: ε is added to √v
@@ -210,7 +221,8 @@ pub fn cw_adam(
     assert_eq!(st.len(), b * CW_ST);
     let (mul, plus) = box_params(lo, hi);
     let t = t.max(1) as i32;
-    let lr_t = (adam.lr as f64 * (1.0 - (adam.beta2 as f64).powi(t)).sqrt() / (1.0 - (adam.beta1 as f64).powi(t))) as f32;
+    let lr_t =
+        (adam.lr as f64 * (1.0 - (adam.beta2 as f64).powi(t)).sqrt() / (1.0 - (adam.beta1 as f64).powi(t))) as f32;
     let p = Params {
         n: n as u32,
         batch: b as u32,
@@ -232,7 +244,16 @@ pub fn cw_adam(
 /// JSMA stopping test and backward seeds. `probs`: F = softmax (else logits).
 /// `targets` are u32 [B]; `st` u32 [B, 4]; `sa`, `sb` [B, K].
 #[allow(clippy::too_many_arguments)]
-pub fn jsma_seed(gpu: &Gpu, logits: &Tensor, targets: &Tensor, st: &Tensor, sa: &Tensor, sb: &Tensor, probs: bool, max_iters: u32) {
+pub fn jsma_seed(
+    gpu: &Gpu,
+    logits: &Tensor,
+    targets: &Tensor,
+    st: &Tensor,
+    sa: &Tensor,
+    sb: &Tensor,
+    probs: bool,
+    max_iters: u32,
+) {
     let b = targets.len();
     let kk = logits.len() / b.max(1);
     assert_eq!(logits.len(), b * kk, "jsma_seed: logits {:?} for {b} targets", logits.shape());
@@ -254,13 +275,25 @@ pub fn jsma_tiles(n: usize) -> usize {
 pub fn jsma_pairs(gpu: &Gpu, alpha: &Tensor, beta: &Tensor, dom: &Tensor, st: &Tensor, part: &Tensor, increase: bool) {
     let (b, n) = geometry(alpha);
     assert!(n < 65_536, "jsma: {n} features per image is more than the u32 pair key allows (65535)");
-    assert!(beta.len() == b * n && dom.len() == b * n, "jsma_pairs: beta {:?} dom {:?} alpha {:?}", beta.shape(), dom.shape(), alpha.shape());
+    assert!(
+        beta.len() == b * n && dom.len() == b * n,
+        "jsma_pairs: beta {:?} dom {:?} alpha {:?}",
+        beta.shape(),
+        dom.shape(),
+        alpha.shape()
+    );
     assert_eq!(st.len(), b * JSMA_ST);
     let tiles = jsma_tiles(n);
     assert_eq!(part.len(), b * tiles * 2, "jsma_pairs: partials buffer");
     let max = gpu.limits.max_compute_workgroups_per_dimension as usize;
     assert!(b <= max && tiles <= max, "jsma_pairs: batch {b} x {tiles} tiles exceeds {max} workgroups per dimension");
-    let p = Params { n: n as u32, batch: b as u32, tiles: tiles as u32, flags: (increase as u32) << 1, ..Default::default() };
+    let p = Params {
+        n: n as u32,
+        batch: b as u32,
+        tiles: tiles as u32,
+        flags: (increase as u32) << 1,
+        ..Default::default()
+    };
     gpu.dispatch(&k::ATTACK_JSMA_PAIRS, &p, &[st, alpha, beta, dom, part], [tiles as u32, b as u32, 1]);
 }
 

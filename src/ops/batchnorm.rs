@@ -109,10 +109,8 @@ pub fn batch_norm_eval_forward(
     running_var: &Tensor,
     eps: f32,
 ) -> Tensor {
-    let (n, c, hw) = dims(
-        x,
-        &[(gamma, "gamma"), (beta, "beta"), (running_mean, "running_mean"), (running_var, "running_var")],
-    );
+    let (n, c, hw) =
+        dims(x, &[(gamma, "gamma"), (beta, "beta"), (running_mean, "running_mean"), (running_var, "running_var")]);
     let y = gpu.alloc(x.shape());
     let p = Params { n: n as u32, c: c as u32, hw: hw as u32, eps, ..Default::default() };
     gpu.dispatch(

@@ -90,10 +90,7 @@ pub enum ConvAlgo {
 pub fn out_size(size: usize, k: usize, stride: usize, pad: usize) -> usize {
     assert!(stride > 0, "conv/pool: stride must be > 0");
     assert!(k > 0, "conv/pool: kernel size must be > 0");
-    assert!(
-        size + 2 * pad >= k,
-        "conv/pool: kernel {k} larger than the padded input {size}+2*{pad}"
-    );
+    assert!(size + 2 * pad >= k, "conv/pool: kernel {k} larger than the padded input {size}+2*{pad}");
     (size + 2 * pad - k) / stride + 1
 }
 
@@ -167,7 +164,10 @@ fn check_len(t: &Tensor, want: usize, what: &str) {
 
 fn grid(gpu: &Gpu, g: [usize; 3], what: &str) -> [u32; 3] {
     let max = gpu.limits.max_compute_workgroups_per_dimension as usize;
-    assert!(g.iter().all(|&v| v <= max), "conv2d {what}: grid {g:?} exceeds {max} workgroups per dimension; split the batch");
+    assert!(
+        g.iter().all(|&v| v <= max),
+        "conv2d {what}: grid {g:?} exceeds {max} workgroups per dimension; split the batch"
+    );
     [g[0] as u32, g[1] as u32, g[2] as u32]
 }
 
@@ -411,7 +411,11 @@ struct Fast {
 /// Weights in `forward_fast` order: [taps, channels rounded up to 8].
 /// `flipped`: taps (o, kh, kw) of the flipped kernel, channels c (for dx).
 fn pack(gpu: &Arc<Gpu>, w: &Tensor, g: &ConvGeom, flipped: bool) -> Tensor {
-    let (taps, width) = if flipped { (g.o * g.kh * g.kw, g.c.next_multiple_of(8)) } else { (g.c * g.kh * g.kw, g.o.next_multiple_of(8)) };
+    let (taps, width) = if flipped {
+        (g.o * g.kh * g.kw, g.c.next_multiple_of(8))
+    } else {
+        (g.c * g.kh * g.kw, g.o.next_multiple_of(8))
+    };
     let out = gpu.alloc(&[taps, width]);
     let mut p = g.params();
     p.chunk = (width / 4) as u32;
@@ -423,7 +427,14 @@ fn pack(gpu: &Arc<Gpu>, w: &Tensor, g: &ConvGeom, flipped: bool) -> Tensor {
 
 /// Copy [planes, h, w] into a zero-filled [planes, hp, wp] with the source
 /// at offset (pad.0, pad.1) (negative crops).
-fn pad_planes(gpu: &Arc<Gpu>, x: &Tensor, planes: usize, (h, w): (usize, usize), (hp, wp): (usize, usize), pad: (isize, isize)) -> Tensor {
+fn pad_planes(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    planes: usize,
+    (h, w): (usize, usize),
+    (hp, wp): (usize, usize),
+    pad: (isize, isize),
+) -> Tensor {
     assert_eq!(x.len(), planes * h * w);
     assert_eq!(wp % 4, 0, "pad: padded rows must be whole vec4s");
     let out = gpu.alloc(&[planes, hp, wp]);
@@ -474,7 +485,8 @@ impl Fast {
     /// every window of every (partial) tile, zeros past the input.
     fn padded(&self) -> (usize, usize) {
         let hp = ((self.h as isize + 2 * self.pad.0) as usize).max((self.oht() * 4 - 1) * self.sh + self.kh);
-        let wp4 = ((self.w as isize + 2 * self.pad.1) as usize).div_ceil(4).max((self.owt() - 1) * 2 * self.sw + self.nwin());
+        let wp4 =
+            ((self.w as isize + 2 * self.pad.1) as usize).div_ceil(4).max((self.owt() - 1) * 2 * self.sw + self.nwin());
         (hp, wp4)
     }
     fn pad_input(&self, gpu: &Arc<Gpu>, x: &Tensor) -> Tensor {

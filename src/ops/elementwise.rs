@@ -71,7 +71,12 @@ pub fn unary_grad(gpu: &Arc<Gpu>, f: Unary, x: &Tensor, dy: &Tensor) -> Tensor {
     assert_eq!(x.len(), dy.len(), "unary_grad {f:?}: length mismatch");
     let out = gpu.alloc(x.shape());
     let n = out.len();
-    gpu.dispatch(&k::ELEMENTWISE_UNARY_GRAD, &params(n, f as u32, 0.0, 0.0), &[x, dy, &out], groups_1d(n.div_ceil(4), 256));
+    gpu.dispatch(
+        &k::ELEMENTWISE_UNARY_GRAD,
+        &params(n, f as u32, 0.0, 0.0),
+        &[x, dy, &out],
+        groups_1d(n.div_ceil(4), 256),
+    );
     out
 }
 
@@ -88,7 +93,13 @@ pub enum Binary {
 
 pub fn binary_into(gpu: &Gpu, f: Binary, x: &Tensor, y: &Tensor, a: f32, b: f32, out: &Tensor) {
     let n = out.len();
-    assert!(x.len() == n && y.len() == n, "binary {f:?}: length mismatch {:?} {:?} -> {:?}", x.shape(), y.shape(), out.shape());
+    assert!(
+        x.len() == n && y.len() == n,
+        "binary {f:?}: length mismatch {:?} {:?} -> {:?}",
+        x.shape(),
+        y.shape(),
+        out.shape()
+    );
     gpu.dispatch(&k::ELEMENTWISE_BINARY, &params(n, f as u32, a, b), &[x, y, out], groups_1d(n.div_ceil(4), 256));
 }
 

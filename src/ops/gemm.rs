@@ -202,7 +202,11 @@ pub fn gemm_into_with(
             let ubo_ok = ubo_rows >= 16
                 && gpu.limits.max_uniform_buffer_binding_size >= (UBO_VEC4 * 16) as u64
                 && gpu.limits.max_uniform_buffers_per_shader_stage > windows;
-            let path = if matches!(path, GemmPath::CpuUbo | GemmPath::CpuUbo2 | GemmPath::CpuUbo4) && !ubo_ok { GemmPath::Cpu } else { path };
+            let path = if matches!(path, GemmPath::CpuUbo | GemmPath::CpuUbo2 | GemmPath::CpuUbo4) && !ubo_ok {
+                GemmPath::Cpu
+            } else {
+                path
+            };
             let p = |s2: u32| Params {
                 m: m as u32,
                 n: n as u32,
@@ -298,7 +302,12 @@ pub fn gemm_into_with(
                         &k::GEMM_CPU_UBO,
                         &[("WG", CPU_WG as f64)],
                         &p(r as u32),
-                        &[(bias_t, None), (c, None), (b_use, None), (a_use, Some((r as u64 * row_bytes, (UBO_VEC4 * 16) as u64)))],
+                        &[
+                            (bias_t, None),
+                            (c, None),
+                            (b_use, None),
+                            (a_use, Some((r as u64 * row_bytes, (UBO_VEC4 * 16) as u64))),
+                        ],
                         [gx, gy, 1],
                     );
                 }
@@ -309,17 +318,17 @@ pub fn gemm_into_with(
             let a_use = a_p.as_ref().unwrap_or(a);
             if path == GemmPath::CpuRows {
                 let groups = [(n as u32).div_ceil(CPU_TN).div_ceil(CPU_WG), (m as u32).div_ceil(CPU_TM), 1];
-                gpu.dispatch_with(&k::GEMM_CPU_ROWS, &[("WG", CPU_WG as f64)], &p(0), &[bias_t, c, a_use, b_use], groups);
+                gpu.dispatch_with(
+                    &k::GEMM_CPU_ROWS,
+                    &[("WG", CPU_WG as f64)],
+                    &p(0),
+                    &[bias_t, c, a_use, b_use],
+                    groups,
+                );
                 return;
             }
             let groups = [(m as u32).div_ceil(CPU_TM).div_ceil(CPU_WG), (n as u32).div_ceil(CPU_TN), 1];
-            gpu.dispatch_with(
-                &k::GEMM_CPU_NN,
-                &[("WG", CPU_WG as f64)],
-                &p(0),
-                &[bias_t, c, a_use, b_use],
-                groups,
-            );
+            gpu.dispatch_with(&k::GEMM_CPU_NN, &[("WG", CPU_WG as f64)], &p(0), &[bias_t, c, a_use, b_use], groups);
             // Scratch goes back to the pool here; later users are recorded
             // after this dispatch, so reuse is ordered.
         }

@@ -28,7 +28,18 @@ pub fn sgd(gpu: &Gpu, w: &Tensor, g: &Tensor, m: &Tensor, lr: f32, momentum: f32
 
 /// PyTorch Adam at step `t` (1-based), in place.
 #[allow(clippy::too_many_arguments)]
-pub fn adam(gpu: &Gpu, w: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, t: u32, lr: f32, betas: (f32, f32), eps: f32, weight_decay: f32) {
+pub fn adam(
+    gpu: &Gpu,
+    w: &Tensor,
+    g: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    t: u32,
+    lr: f32,
+    betas: (f32, f32),
+    eps: f32,
+    weight_decay: f32,
+) {
     let n = w.len();
     assert!(g.len() == n && m.len() == n && v.len() == n, "adam: state length mismatch");
     let p = Params {

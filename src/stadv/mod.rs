@@ -66,7 +66,9 @@ impl TauSearch {
     /// Parse `LO,HI,STEPS` (the `--tau-search` flag), e.g. `0,1000,10`.
     pub fn parse(s: &str) -> Result<TauSearch> {
         let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-        let bad = || anyhow::anyhow!("--tau-search {s:?}: expected LO,HI,STEPS with 0 <= LO < HI and STEPS >= 1, e.g. 0,1000,10");
+        let bad = || {
+            anyhow::anyhow!("--tau-search {s:?}: expected LO,HI,STEPS with 0 <= LO < HI and STEPS >= 1, e.g. 0,1000,10")
+        };
         if parts.len() != 3 {
             return Err(bad());
         }
@@ -230,7 +232,14 @@ impl Tracked {
     }
 }
 
-fn check(model: &Model, images: &[f32], shape: [usize; 4], labels: &[u32], goal: Goal, cfg: &StadvConfig) -> Result<()> {
+fn check(
+    model: &Model,
+    images: &[f32],
+    shape: [usize; 4],
+    labels: &[u32],
+    goal: Goal,
+    cfg: &StadvConfig,
+) -> Result<()> {
     let [n, c, h, w] = shape;
     if images.len() != n * c * h * w {
         bail!("stadv: {} pixel values for images of shape {shape:?}", images.len());
@@ -524,4 +533,3 @@ fn run(
 fn rec_objective(r: &[f32]) -> f64 {
     r[5] as f64
 }
-
