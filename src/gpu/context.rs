@@ -49,6 +49,8 @@ pub struct Gpu {
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
     rec: Mutex<Recorder>,
     prof: Mutex<Profiler>,
+    /// Small read-only tensors uploaded once and shared (see `constant`).
+    constants: Mutex<HashMap<(Vec<usize>, Vec<u32>), Tensor>>,
     params: wgpu::Buffer,
     slot: u64,
 }
@@ -190,6 +192,7 @@ impl Gpu {
             pipelines: Mutex::default(),
             rec: Mutex::new(Recorder::default()),
             prof: Mutex::new(prof),
+            constants: Mutex::default(),
             params,
             slot,
         }))
@@ -414,6 +417,20 @@ impl Gpu {
         assert_eq!(data.len(), shape.iter().product::<usize>(), "upload: data length != shape {shape:?}");
         let t = self.alloc(shape);
         self.write(&t, bytemuck::cast_slice(data));
+        t
+    }
+
+    /// A read-only constant (normalisation statistics and the like),
+    /// uploaded on first use and shared afterwards, so per-step code can ask
+    /// for it without an upload (and the flush an upload implies) each time.
+    /// Callers must not write to it.
+    pub fn constant(self: &Arc<Self>, data: &[f32], shape: &[usize]) -> Tensor {
+        let key = (shape.to_vec(), data.iter().map(|v| v.to_bits()).collect::<Vec<u32>>());
+        if let Some(t) = self.constants.lock().unwrap().get(&key) {
+            return t.clone();
+        }
+        let t = self.upload(data, shape);
+        self.constants.lock().unwrap().insert(key, t.clone());
         t
     }
 

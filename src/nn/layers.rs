@@ -116,10 +116,10 @@ pub fn normalize(g: &mut Graph, x: Var, mean: &[f32], std: &[f32]) -> Var {
     assert_eq!(std.len(), c, "normalize: {} means but {} stds", c, std.len());
     let gpu = g.gpu().clone();
     let inv: Vec<f32> = std.iter().map(|&s| (1.0 / s as f64) as f32).collect();
-    let gamma = gpu.upload(&inv, &[c]);
-    let beta = gpu.upload(&vec![0.0; c], &[c]);
-    let rm = gpu.upload(mean, &[c]);
-    let rv = gpu.upload(&vec![1.0; c], &[c]);
+    let gamma = gpu.constant(&inv, &[c]);
+    let beta = gpu.constant(&vec![0.0; c], &[c]);
+    let rm = gpu.constant(mean, &[c]);
+    let rv = gpu.constant(&vec![1.0; c], &[c]);
     let xt = g.value(x).clone();
     let y = bn::batch_norm_eval_forward(&gpu, &xt, &gamma, &beta, &rm, &rv, 0.0);
     g.op(

@@ -270,14 +270,11 @@ pub fn save_state(
 /// Restore optimiser state; returns the number of epochs already done.
 pub fn load_state(gpu: &Arc<Gpu>, model: &Model, opt: &mut Optimizer, path: &Path) -> Result<usize> {
     let ck = Checkpoint::load(path)?;
-    let names: Vec<(String, Tensor)> = opt.state(model);
-    for (i, (name, t)) in names.iter().enumerate() {
-        let data = ck.get(name, t.shape())?;
-        let fresh = gpu.upload(&data, t.shape());
-        if name.starts_with("m.") {
-            opt.m[i / if opt.v.is_empty() { 1 } else { 2 }] = fresh;
-        } else {
-            opt.v[i / 2] = fresh;
+    for (j, p) in model.params.iter().enumerate() {
+        let shape = p.tensor.shape();
+        opt.m[j] = gpu.upload(&ck.get(&format!("m.{}", p.name), shape)?, shape);
+        if let Some(v) = opt.v.get_mut(j) {
+            *v = gpu.upload(&ck.get(&format!("v.{}", p.name), shape)?, shape);
         }
     }
     let meta = ck.metadata();
