@@ -33,7 +33,9 @@ fn main() {
         };
         let mut validator = naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::default() | naga::valid::Capabilities::SHADER_FLOAT16,
+            naga::valid::Capabilities::default()
+                | naga::valid::Capabilities::SHADER_FLOAT16
+                | naga::valid::Capabilities::SUBGROUP,
         );
         let info = match validator.validate(&module) {
             Ok(i) => i,
@@ -74,6 +76,13 @@ fn main() {
                             "BindingKind::StorageRead"
                         }
                     }
+                    naga::AddressSpace::Handle => match module.types[var.ty].inner {
+                        naga::TypeInner::Image { class: naga::ImageClass::Storage { .. }, .. } => {
+                            "BindingKind::StorageTexture"
+                        }
+                        naga::TypeInner::Image { .. } => "BindingKind::Texture",
+                        _ => continue,
+                    },
                     _ => continue,
                 };
                 bindings.push((rb.binding, kind));

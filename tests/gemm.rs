@@ -8,7 +8,7 @@ use advlab::ops::gemm::{self, GemmPath, Trans, NN, NT, TN};
 use common::*;
 
 const TT: Trans = Trans { ta: true, tb: true };
-const PATHS: [GemmPath; 8] = [
+const PATHS: [GemmPath; 9] = [
     GemmPath::Auto,
     GemmPath::Naive,
     GemmPath::Tiled,
@@ -17,6 +17,7 @@ const PATHS: [GemmPath; 8] = [
     GemmPath::CpuUbo,
     GemmPath::CpuUbo2,
     GemmPath::CpuUbo4,
+    GemmPath::CpuTex,
 ];
 
 #[allow(clippy::too_many_arguments)]
@@ -116,9 +117,14 @@ fn gemm_cpu_path_edges() {
         for &n in &[1usize, 4, 15, 16, 17] {
             for &k in &[1usize, 3, 4, 8, 17] {
                 for t in [NN, NT, TN] {
-                    for path in
-                        [GemmPath::Cpu, GemmPath::CpuRows, GemmPath::CpuUbo, GemmPath::CpuUbo2, GemmPath::CpuUbo4]
-                    {
+                    for path in [
+                        GemmPath::Cpu,
+                        GemmPath::CpuRows,
+                        GemmPath::CpuUbo,
+                        GemmPath::CpuUbo2,
+                        GemmPath::CpuUbo4,
+                        GemmPath::CpuTex,
+                    ] {
                         check_path(m, n, k, t, true, true, path);
                     }
                 }
@@ -134,7 +140,7 @@ fn gemm_cpu_path_edges() {
 fn gemm_cpu_ubo_windows() {
     for &(m, n, k) in &[(100, 37, 300), (97, 65, 1024), (33, 20, 1028), (5, 7, 1100), (300, 9, 8)] {
         for t in [NN, NT, TN] {
-            for path in [GemmPath::CpuUbo, GemmPath::CpuUbo2, GemmPath::CpuUbo4] {
+            for path in [GemmPath::CpuUbo, GemmPath::CpuUbo2, GemmPath::CpuUbo4, GemmPath::CpuTex] {
                 check_path(m, n, k, t, true, true, path);
                 check_path(m, n, k, t, false, false, path);
             }

@@ -11,6 +11,14 @@ use super::profiler::{ProfileMode, Profiler};
 use super::recorder::{Cmd, Recorder};
 use crate::tensor::Tensor;
 
+/// One resource bound by [`Gpu::dispatch_binds`].
+pub enum Bind<'a> {
+    /// A tensor's buffer, whole or a byte range `(offset, size)`.
+    Buf(&'a Tensor, Option<(u64, u64)>),
+    /// A texture (`texture_2d` or `texture_storage_2d` in the shader).
+    Tex(&'a wgpu::TextureView),
+}
+
 /// `--device`: which kind of adapter to use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceChoice {
@@ -51,6 +59,8 @@ pub struct Gpu {
     prof: Mutex<Profiler>,
     /// Small read-only tensors uploaded once and shared (see `constant`).
     constants: Mutex<HashMap<(Vec<usize>, Vec<u32>), Tensor>>,
+    /// Scratch rgba32float textures by (width, height, slot); see `scratch_texture`.
+    textures: Mutex<HashMap<(u32, u32, u32), wgpu::TextureView>>,
     params: wgpu::Buffer,
     slot: u64,
 }
@@ -154,7 +164,8 @@ impl Gpu {
         let info = adapter.get_info();
         let wanted = wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
-            | wgpu::Features::SHADER_F16;
+            | wgpu::Features::SHADER_F16
+            | wgpu::Features::SUBGROUP;
         let features = adapter.features() & wanted;
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -193,6 +204,7 @@ impl Gpu {
             rec: Mutex::new(Recorder::default()),
             prof: Mutex::new(prof),
             constants: Mutex::default(),
+            textures: Mutex::default(),
             params,
             slot,
         }))
@@ -231,19 +243,24 @@ impl Gpu {
         let entries: Vec<wgpu::BindGroupLayoutEntry> = k
             .bindings
             .iter()
-            .map(|&(binding, kind)| wgpu::BindGroupLayoutEntry {
-                binding,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match kind {
-                        BindingKind::Uniform | BindingKind::UniformData => wgpu::BufferBindingType::Uniform,
-                        BindingKind::StorageRead => wgpu::BufferBindingType::Storage { read_only: true },
-                        BindingKind::StorageReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+            .map(|&(binding, kind)| {
+                let buffer = |ty| wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None };
+                let ty = match kind {
+                    BindingKind::Uniform | BindingKind::UniformData => buffer(wgpu::BufferBindingType::Uniform),
+                    BindingKind::StorageRead => buffer(wgpu::BufferBindingType::Storage { read_only: true }),
+                    BindingKind::StorageReadWrite => buffer(wgpu::BufferBindingType::Storage { read_only: false }),
+                    BindingKind::Texture => wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
                     },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
+                    BindingKind::StorageTexture => wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::WriteOnly,
+                        format: wgpu::TextureFormat::Rgba32Float,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                    },
+                };
+                wgpu::BindGroupLayoutEntry { binding, visibility: wgpu::ShaderStages::COMPUTE, ty, count: None }
             })
             .collect();
         let bgl =
@@ -302,6 +319,19 @@ impl Gpu {
         bufs: &[(&Tensor, Option<(u64, u64)>)],
         groups: [u32; 3],
     ) {
+        let binds: Vec<Bind> = bufs.iter().map(|&(t, range)| Bind::Buf(t, range)).collect();
+        self.dispatch_binds(k, consts, params, &binds, groups)
+    }
+
+    /// The general dispatch: each non-params binding is a [`Bind`].
+    pub fn dispatch_binds<P: bytemuck::Pod>(
+        &self,
+        k: &'static Kernel,
+        consts: &[(&str, f64)],
+        params: &P,
+        bufs: &[Bind],
+        groups: [u32; 3],
+    ) {
         assert_eq!(
             bufs.len(),
             k.storage_count(),
@@ -336,14 +366,14 @@ impl Gpu {
                     size: wgpu::BufferSize::new((bytes.len() as u64).max(16).next_multiple_of(16)),
                 })
             } else {
-                let (t, range) = next.next().unwrap();
-                match range {
-                    None => t.buffer().as_entire_binding(),
-                    Some((offset, size)) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                match next.next().unwrap() {
+                    Bind::Buf(t, None) => t.buffer().as_entire_binding(),
+                    Bind::Buf(t, Some((offset, size))) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                         buffer: t.buffer(),
                         offset: *offset,
                         size: wgpu::BufferSize::new(*size),
                     }),
+                    Bind::Tex(view) => wgpu::BindingResource::TextureView(view),
                 }
             };
             entries.push(wgpu::BindGroupEntry { binding, resource });
@@ -359,6 +389,31 @@ impl Gpu {
     }
 
     /// Record a buffer-to-buffer copy into the stream.
+    /// A scratch rgba32float texture of `width` x `height` texels, usable
+    /// as a storage texture (written) and a sampled texture (read), kept
+    /// for reuse: one per (size, `slot`). Commands run in recording order,
+    /// so reusing it in later dispatches is safe; callers use distinct
+    /// slots for textures bound in the same dispatch.
+    pub fn scratch_texture(&self, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
+        let mut texs = self.textures.lock().unwrap();
+        texs.entry((width, height, slot))
+            .or_insert_with(|| {
+                self.device
+                    .create_texture(&wgpu::TextureDescriptor {
+                        label: Some("scratch texture"),
+                        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+                        mip_level_count: 1,
+                        sample_count: 1,
+                        dimension: wgpu::TextureDimension::D2,
+                        format: wgpu::TextureFormat::Rgba32Float,
+                        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+                        view_formats: &[],
+                    })
+                    .create_view(&Default::default())
+            })
+            .clone()
+    }
+
     pub fn copy(&self, src: &Tensor, dst: &Tensor) {
         assert!(dst.len() >= src.len(), "copy: destination smaller than source");
         self.rec.lock().unwrap().cmds.push(Cmd::Copy {

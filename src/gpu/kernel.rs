@@ -14,6 +14,10 @@ pub enum BindingKind {
     UniformData,
     StorageRead,
     StorageReadWrite,
+    /// `texture_2d<f32>` read with `textureLoad` (unfilterable float).
+    Texture,
+    /// `texture_storage_2d<rgba32float, write>`.
+    StorageTexture,
 }
 
 /// One WGSL file, embedded in the binary.

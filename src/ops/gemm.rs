@@ -85,6 +85,10 @@ pub enum GemmPath {
     CpuUbo2,
     /// Experimental: `cpu_ubo4` (64x4 per lane from four A windows).
     CpuUbo4,
+    /// `gemm_tex` (src/ops/gemm_tex.rs): operands in textures, A shared by
+    /// subgroup broadcast. Default on CPU adapters with 8-wide subgroups;
+    /// falls back to `CpuUbo2` where unsupported.
+    CpuTex,
 }
 
 /// Products with at most this many multiply-adds take the naive kernel under
@@ -108,6 +112,7 @@ fn env_path() -> GemmPath {
         Ok("cpuubo") => GemmPath::CpuUbo,
         Ok("cpuubo2") => GemmPath::CpuUbo2,
         Ok("cpuubo4") => GemmPath::CpuUbo4,
+        Ok("cputex") => GemmPath::CpuTex,
         _ => GemmPath::Auto,
     })
 }
@@ -159,7 +164,7 @@ pub fn gemm_into_with(
             if m * n * k <= NAIVE_MAX_WORK {
                 GemmPath::Naive
             } else if gpu.is_cpu() {
-                GemmPath::CpuUbo2
+                GemmPath::CpuTex
             } else {
                 GemmPath::Tiled
             }
@@ -169,6 +174,13 @@ pub fn gemm_into_with(
     };
     // Unused bias binding: any read-only buffer of this dispatch.
     let bias_t = bias.unwrap_or(a);
+    let path = match path {
+        GemmPath::CpuTex if super::gemm_tex::supported(gpu, m, n, k) => {
+            return super::gemm_tex::gemm_tex(gpu, a, b, t, bias_t, flags, c, m, n, k);
+        }
+        GemmPath::CpuTex => GemmPath::CpuUbo2,
+        p => p,
+    };
     match path {
         GemmPath::Naive | GemmPath::Tiled | GemmPath::Auto => {
             let p = Params {
@@ -189,7 +201,12 @@ pub fn gemm_into_with(
                 gpu.dispatch(&k::GEMM_MATMUL_NAIVE, &p, &[a, b, bias_t, c], groups);
             }
         }
-        GemmPath::Cpu | GemmPath::CpuRows | GemmPath::CpuUbo | GemmPath::CpuUbo2 | GemmPath::CpuUbo4 => {
+        GemmPath::Cpu
+        | GemmPath::CpuRows
+        | GemmPath::CpuUbo
+        | GemmPath::CpuUbo2
+        | GemmPath::CpuUbo4
+        | GemmPath::CpuTex => {
             let k4 = k.next_multiple_of(4);
             let n4 = n.next_multiple_of(4);
             // A window of `cpu_ubo`: whole rows of A ([M, K4]) in 64 KiB.

@@ -7,6 +7,7 @@ pub mod conv2d;
 pub mod dropout;
 pub mod elementwise;
 pub mod gemm;
+pub mod gemm_tex;
 pub mod lrn;
 pub mod optim;
 pub mod pool;

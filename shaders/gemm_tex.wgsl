@@ -1,0 +1,345 @@
+// GEMM for CPU adapters with subgroups (lavapipe): C[M,N] = A B (+ bias)
+// (+ C). Host side: src/ops/gemm_tex.rs.
+//
+// Why textures and subgroups (measured on llvmpipe, Mesa 22.3, 1024^3): a
+// storage-buffer load with a lane-varying address is a per-lane scalar loop
+// (~60 cycles per lane), a `textureLoad` is a vectorised fetch (~8 cycles
+// per lane), so the same register-tiled kernel runs 5-8x faster with its
+// operands in rgba32float textures. A is then loaded once per 8 rows: lane
+// `sid` of each 8-wide subgroup fetches row `sid` of the 8-row group and
+// `subgroupBroadcast` hands each row's value to all lanes (a register
+// shuffle), instead of 8 lanes fetching the same texel. Each lane owns
+// TM = 16 rows x one vec4 of columns: per 4-deep K step, 2 A fetches and 4 B
+// fetches feed 256 FMAs. `pack_tex` writes any (transposed, strided,
+// unaligned) operand into the texture layout, zero-padded, so this kernel
+// needs no edge cases in its inner loop.
+//
+// The kernel assumes subgroups of exactly 8 invocations (lavapipe on a
+// 256-bit CPU); the host checks the adapter's subgroup size before using it.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k4: u32,    // K in texels (K / 4, rounded up)
+    flags: u32, // gemm_tex: bit0 add bias, bit1 accumulate into C
+    // pack_tex: op(src)(r, c) = src[r * s0 + c * s1] for r < rows, c < cols.
+    rows: u32,
+    cols: u32,
+    s0: u32,
+    s1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var ta: texture_2d<f32>;
+@group(0) @binding(2) var tb: texture_2d<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(5) var<storage, read> src: array<f32>;
+@group(0) @binding(6) var dst: texture_storage_2d<rgba32float, write>;
+// vec4 views of bias and C for `gemm_tex_n4` (N a multiple of 4).
+@group(0) @binding(7) var<storage, read> bias4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> c4: array<vec4<f32>>;
+
+// texel (x, y) of dst = op(src)(y, 4x .. 4x+3), zero outside rows x cols.
+@compute @workgroup_size(8, 8)
+fn pack_tex(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let dims = textureDimensions(dst);
+    if (gid.x >= dims.x || gid.y >= dims.y) { return; }
+    var v = vec4<f32>(0.0);
+    if (gid.y < p.rows) {
+        for (var e = 0u; e < 4u; e++) {
+            let col = gid.x * 4u + e;
+            if (col < p.cols) { v[e] = src[gid.y * p.s0 + col * p.s1]; }
+        }
+    }
+    textureStore(dst, vec2<u32>(gid.x, gid.y), v);
+}
+
+fn epilogue(i: u32, j: u32, s: f32) {
+    var v = s;
+    if ((p.flags & 1u) != 0u) { v += bias[j]; }
+    if ((p.flags & 2u) != 0u) { v += c[i * p.n + j]; }
+    c[i * p.n + j] = v;
+}
+
+// C(i, 4 j4 .. 4 j4 + 3) = v, element by element (any N).
+fn store4(i: u32, j4: u32, v: vec4<f32>) {
+    if (i >= p.m) { return; }
+    for (var e = 0u; e < 4u; e++) {
+        if (j4 * 4u + e < p.n) { epilogue(i, j4 * 4u + e, v[e]); }
+    }
+}
+
+// The same as one vec4 store (N a multiple of 4): a quarter of the
+// per-lane storage accesses, which llvmpipe pays for one by one.
+fn store_vec4(i: u32, j4: u32, v: vec4<f32>) {
+    let n4 = p.n / 4u;
+    if (i >= p.m || j4 >= n4) { return; }
+    var x = v;
+    if ((p.flags & 1u) != 0u) { x += bias4[j4]; }
+    if ((p.flags & 2u) != 0u) { x += c4[i * n4 + j4]; }
+    c4[i * n4 + j4] = x;
+}
+
+// ta: A as [rows >= 16 * groups.y, K4 texels]; tb: B as [K4 * 4 rows, N4 texels].
+// One lane = 16 rows x 4 columns of C; no early return before the loop, so
+// every lane of a subgroup takes part in the broadcasts. `gemm_tex_n4` is
+// the same kernel with vec4 stores, for N a multiple of 4.
+@compute @workgroup_size(64)
+fn gemm_tex(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(subgroup_invocation_id) sid: u32,
+) {
+    let cb = gid.x;
+    let rb = wid.y * 16u;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0);
+    var acc9 = vec4<f32>(0.0);
+    var acc10 = vec4<f32>(0.0);
+    var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0);
+    var acc13 = vec4<f32>(0.0);
+    var acc14 = vec4<f32>(0.0);
+    var acc15 = vec4<f32>(0.0);
+    for (var k4 = 0u; k4 < p.k4; k4++) {
+        let ag0 = textureLoad(ta, vec2<u32>(k4, rb + 0u + sid), 0);
+        let ag1 = textureLoad(ta, vec2<u32>(k4, rb + 8u + sid), 0);
+        let b0 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 0u), 0);
+        let b1 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 1u), 0);
+        let b2 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 2u), 0);
+        let b3 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 3u), 0);
+        acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 0u)), b0, acc0);
+        acc1 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 1u)), b0, acc1);
+        acc2 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 2u)), b0, acc2);
+        acc3 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 3u)), b0, acc3);
+        acc4 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 4u)), b0, acc4);
+        acc5 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 5u)), b0, acc5);
+        acc6 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 6u)), b0, acc6);
+        acc7 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 7u)), b0, acc7);
+        acc8 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 0u)), b0, acc8);
+        acc9 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 1u)), b0, acc9);
+        acc10 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 2u)), b0, acc10);
+        acc11 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 3u)), b0, acc11);
+        acc12 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 4u)), b0, acc12);
+        acc13 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 5u)), b0, acc13);
+        acc14 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 6u)), b0, acc14);
+        acc15 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 7u)), b0, acc15);
+        acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 0u)), b1, acc0);
+        acc1 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 1u)), b1, acc1);
+        acc2 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 2u)), b1, acc2);
+        acc3 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 3u)), b1, acc3);
+        acc4 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 4u)), b1, acc4);
+        acc5 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 5u)), b1, acc5);
+        acc6 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 6u)), b1, acc6);
+        acc7 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 7u)), b1, acc7);
+        acc8 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 0u)), b1, acc8);
+        acc9 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 1u)), b1, acc9);
+        acc10 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 2u)), b1, acc10);
+        acc11 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 3u)), b1, acc11);
+        acc12 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 4u)), b1, acc12);
+        acc13 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 5u)), b1, acc13);
+        acc14 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 6u)), b1, acc14);
+        acc15 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 7u)), b1, acc15);
+        acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 0u)), b2, acc0);
+        acc1 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 1u)), b2, acc1);
+        acc2 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 2u)), b2, acc2);
+        acc3 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 3u)), b2, acc3);
+        acc4 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 4u)), b2, acc4);
+        acc5 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 5u)), b2, acc5);
+        acc6 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 6u)), b2, acc6);
+        acc7 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 7u)), b2, acc7);
+        acc8 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 0u)), b2, acc8);
+        acc9 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 1u)), b2, acc9);
+        acc10 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 2u)), b2, acc10);
+        acc11 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 3u)), b2, acc11);
+        acc12 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 4u)), b2, acc12);
+        acc13 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 5u)), b2, acc13);
+        acc14 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 6u)), b2, acc14);
+        acc15 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 7u)), b2, acc15);
+        acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 0u)), b3, acc0);
+        acc1 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 1u)), b3, acc1);
+        acc2 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 2u)), b3, acc2);
+        acc3 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 3u)), b3, acc3);
+        acc4 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 4u)), b3, acc4);
+        acc5 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 5u)), b3, acc5);
+        acc6 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 6u)), b3, acc6);
+        acc7 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 7u)), b3, acc7);
+        acc8 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 0u)), b3, acc8);
+        acc9 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 1u)), b3, acc9);
+        acc10 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 2u)), b3, acc10);
+        acc11 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 3u)), b3, acc11);
+        acc12 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 4u)), b3, acc12);
+        acc13 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 5u)), b3, acc13);
+        acc14 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 6u)), b3, acc14);
+        acc15 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 7u)), b3, acc15);
+    }
+    store4(rb + 0u, cb, acc0);
+    store4(rb + 1u, cb, acc1);
+    store4(rb + 2u, cb, acc2);
+    store4(rb + 3u, cb, acc3);
+    store4(rb + 4u, cb, acc4);
+    store4(rb + 5u, cb, acc5);
+    store4(rb + 6u, cb, acc6);
+    store4(rb + 7u, cb, acc7);
+    store4(rb + 8u, cb, acc8);
+    store4(rb + 9u, cb, acc9);
+    store4(rb + 10u, cb, acc10);
+    store4(rb + 11u, cb, acc11);
+    store4(rb + 12u, cb, acc12);
+    store4(rb + 13u, cb, acc13);
+    store4(rb + 14u, cb, acc14);
+    store4(rb + 15u, cb, acc15);
+}
+
+@compute @workgroup_size(64)
+fn gemm_tex_n4(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(subgroup_invocation_id) sid: u32,
+) {
+    let cb = gid.x;
+    let rb = wid.y * 16u;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    var acc8 = vec4<f32>(0.0);
+    var acc9 = vec4<f32>(0.0);
+    var acc10 = vec4<f32>(0.0);
+    var acc11 = vec4<f32>(0.0);
+    var acc12 = vec4<f32>(0.0);
+    var acc13 = vec4<f32>(0.0);
+    var acc14 = vec4<f32>(0.0);
+    var acc15 = vec4<f32>(0.0);
+    for (var k4 = 0u; k4 < p.k4; k4++) {
+        let ag0 = textureLoad(ta, vec2<u32>(k4, rb + 0u + sid), 0);
+        let ag1 = textureLoad(ta, vec2<u32>(k4, rb + 8u + sid), 0);
+        let b0 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 0u), 0);
+        let b1 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 1u), 0);
+        let b2 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 2u), 0);
+        let b3 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 3u), 0);
+        acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 0u)), b0, acc0);
+        acc1 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 1u)), b0, acc1);
+        acc2 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 2u)), b0, acc2);
+        acc3 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 3u)), b0, acc3);
+        acc4 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 4u)), b0, acc4);
+        acc5 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 5u)), b0, acc5);
+        acc6 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 6u)), b0, acc6);
+        acc7 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 7u)), b0, acc7);
+        acc8 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 0u)), b0, acc8);
+        acc9 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 1u)), b0, acc9);
+        acc10 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 2u)), b0, acc10);
+        acc11 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 3u)), b0, acc11);
+        acc12 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 4u)), b0, acc12);
+        acc13 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 5u)), b0, acc13);
+        acc14 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 6u)), b0, acc14);
+        acc15 = fma(vec4<f32>(subgroupBroadcast(ag1[0], 7u)), b0, acc15);
+        acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 0u)), b1, acc0);
+        acc1 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 1u)), b1, acc1);
+        acc2 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 2u)), b1, acc2);
+        acc3 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 3u)), b1, acc3);
+        acc4 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 4u)), b1, acc4);
+        acc5 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 5u)), b1, acc5);
+        acc6 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 6u)), b1, acc6);
+        acc7 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 7u)), b1, acc7);
+        acc8 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 0u)), b1, acc8);
+        acc9 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 1u)), b1, acc9);
+        acc10 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 2u)), b1, acc10);
+        acc11 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 3u)), b1, acc11);
+        acc12 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 4u)), b1, acc12);
+        acc13 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 5u)), b1, acc13);
+        acc14 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 6u)), b1, acc14);
+        acc15 = fma(vec4<f32>(subgroupBroadcast(ag1[1], 7u)), b1, acc15);
+        acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 0u)), b2, acc0);
+        acc1 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 1u)), b2, acc1);
+        acc2 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 2u)), b2, acc2);
+        acc3 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 3u)), b2, acc3);
+        acc4 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 4u)), b2, acc4);
+        acc5 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 5u)), b2, acc5);
+        acc6 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 6u)), b2, acc6);
+        acc7 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 7u)), b2, acc7);
+        acc8 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 0u)), b2, acc8);
+        acc9 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 1u)), b2, acc9);
+        acc10 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 2u)), b2, acc10);
+        acc11 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 3u)), b2, acc11);
+        acc12 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 4u)), b2, acc12);
+        acc13 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 5u)), b2, acc13);
+        acc14 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 6u)), b2, acc14);
+        acc15 = fma(vec4<f32>(subgroupBroadcast(ag1[2], 7u)), b2, acc15);
+        acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 0u)), b3, acc0);
+        acc1 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 1u)), b3, acc1);
+        acc2 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 2u)), b3, acc2);
+        acc3 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 3u)), b3, acc3);
+        acc4 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 4u)), b3, acc4);
+        acc5 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 5u)), b3, acc5);
+        acc6 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 6u)), b3, acc6);
+        acc7 = fma(vec4<f32>(subgroupBroadcast(ag0[3], 7u)), b3, acc7);
+        acc8 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 0u)), b3, acc8);
+        acc9 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 1u)), b3, acc9);
+        acc10 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 2u)), b3, acc10);
+        acc11 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 3u)), b3, acc11);
+        acc12 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 4u)), b3, acc12);
+        acc13 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 5u)), b3, acc13);
+        acc14 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 6u)), b3, acc14);
+        acc15 = fma(vec4<f32>(subgroupBroadcast(ag1[3], 7u)), b3, acc15);
+    }
+    store_vec4(rb + 0u, cb, acc0);
+    store_vec4(rb + 1u, cb, acc1);
+    store_vec4(rb + 2u, cb, acc2);
+    store_vec4(rb + 3u, cb, acc3);
+    store_vec4(rb + 4u, cb, acc4);
+    store_vec4(rb + 5u, cb, acc5);
+    store_vec4(rb + 6u, cb, acc6);
+    store_vec4(rb + 7u, cb, acc7);
+    store_vec4(rb + 8u, cb, acc8);
+    store_vec4(rb + 9u, cb, acc9);
+    store_vec4(rb + 10u, cb, acc10);
+    store_vec4(rb + 11u, cb, acc11);
+    store_vec4(rb + 12u, cb, acc12);
+    store_vec4(rb + 13u, cb, acc13);
+    store_vec4(rb + 14u, cb, acc14);
+    store_vec4(rb + 15u, cb, acc15);
+}
+
+// Generator of the two entry points above (python3):
+// # Generates the two unrolled entry points of shaders/gemm_tex.wgsl
+// # (TM = 16 rows x 1 vec4 of columns per lane); python3 gen_tex.py > body.wgsl
+// TM = 16
+// o = []; w = o.append
+// for name, store in (("gemm_tex", "store4"), ("gemm_tex_n4", "store_vec4")):
+//     w("@compute @workgroup_size(64)")
+//     w(f"fn {name}(")
+//     w("    @builtin(global_invocation_id) gid: vec3<u32>,")
+//     w("    @builtin(workgroup_id) wid: vec3<u32>,")
+//     w("    @builtin(subgroup_invocation_id) sid: u32,")
+//     w(") {")
+//     w("    let cb = gid.x;")
+//     w("    let rb = wid.y * 16u;")
+//     for r in range(TM):
+//         w(f"    var acc{r} = vec4<f32>(0.0);")
+//     w("    for (var k4 = 0u; k4 < p.k4; k4++) {")
+//     for g in range(TM // 8):
+//         w(f"        let ag{g} = textureLoad(ta, vec2<u32>(k4, rb + {g * 8}u + sid), 0);")
+//     for kk in range(4):
+//         w(f"        let b{kk} = textureLoad(tb, vec2<u32>(cb, k4 * 4u + {kk}u), 0);")
+//     for kk in range(4):
+//         for r in range(TM):
+//             w(f"        acc{r} = fma(vec4<f32>(subgroupBroadcast(ag{r // 8}[{kk}], {r % 8}u)), b{kk}, acc{r});")
+//     w("    }")
+//     for r in range(TM):
+//         w(f"    {store}(rb + {r}u, cb, acc{r});")
+//     w("}")
+//     w("")
+// print("\n".join(o))
