@@ -1,41 +1,42 @@
 //! Host side of shaders/gemm.wgsl: C = op(A) op(B) (+ bias) (+ C).
 //!
-//! Kernel paths (see the shader header for the reasoning):
+//! Kernel paths (see the shader headers for the reasoning):
 //! - [`GemmPath::Naive`]: one invocation per element; tiny products only.
 //! - [`GemmPath::Tiled`]: workgroup-memory tiled kernel for real GPUs.
-//! - [`GemmPath::Cpu`]: register-tiled kernel (`cpu_nn`) for CPU adapters
-//!   (lavapipe), after packing operands that are transposed or have rows
-//!   that are not a multiple of 4 floats into pooled scratch tensors.
-//! - [`GemmPath::CpuUbo2`] (default on CPU adapters): like `Cpu`, but A is
-//!   read through two 64 KiB *uniform-buffer* windows bound per dispatch
-//!   ([`Gpu::dispatch_ranges`]), one dispatch per block of rows of C; each
-//!   lane owns 32 rows x 8 columns. Falls back to `Cpu` when a 16-row window
-//!   cannot hold whole rows of A (K > 1024) or the adapter's uniform limits
-//!   are too small. `CpuUbo` (1 window, 16x16) and `CpuUbo4` (4 windows,
-//!   64x4) are the same idea with other tiles; `CpuRows` is the
-//!   storage-buffer version of the same kernel (A at a workgroup-uniform
-//!   index), kept as the measured negative result.
+//! - [`GemmPath::CpuTex`] (default on CPU adapters with 8-wide subgroups,
+//!   i.e. lavapipe): operands packed into textures, A shared across a
+//!   subgroup by broadcast; src/ops/gemm_tex.rs.
+//! - [`GemmPath::CpuUbo2`] (CPU adapters without such subgroups, and
+//!   products too large for textures): A read through two 64 KiB
+//!   *uniform-buffer* windows bound per dispatch ([`Gpu::dispatch_ranges`]),
+//!   one dispatch per block of rows of C; each lane owns 32 rows x 8
+//!   columns. Falls back to `Cpu` when a 16-row window cannot hold whole
+//!   rows of A (K > 1024) or the adapter's uniform limits are too small.
+//! - [`GemmPath::Cpu`]: register-tiled kernel (`cpu_nn`, 16x16 per lane,
+//!   vec4 storage loads of both operands), after packing operands that are
+//!   transposed or have rows that are not a multiple of 4 floats.
 //!
-//! Why uniform buffers: llvmpipe (Mesa 22.3) turns every storage load into a
-//! per-lane scalar loop with a bounds check (~20 cycles per lane per float),
-//! even when the index is workgroup-uniform: its uniform fast path (Mesa
-//! 23+) is skipped inside any loop because the exec mask is live. A uniform
-//! buffer load at a uniform offset is one scalar load + broadcast, always.
-//! So A (one scalar per row per k, workgroup-uniform) goes through uniform
-//! windows and only B stays a per-lane storage load: 8 B vec4 loads per
-//! 1024 FMAs in `cpu_ubo2` against 32 loads of both operands in `cpu_nn`.
+//! Why uniform buffers and textures: llvmpipe (Mesa 22.3) turns every
+//! storage load into a per-lane scalar loop with a bounds check (~20 cycles
+//! per lane per float), even when the index is workgroup-uniform (its
+//! uniform fast path is skipped inside loops). A uniform-buffer load at a
+//! uniform offset is one scalar load + broadcast; a texel fetch is
+//! vectorised.
 //!
 //! [`GemmPath::Auto`] (what [`gemm_into`] uses) picks Naive for products
-//! under [`NAIVE_MAX_WORK`] multiply-adds, else CpuUbo2 on CPU adapters and
-//! Tiled elsewhere. `ADVLAB_GEMM_PATH=naive|tiled|cpu|cpurows|cpuubo|cpuubo2|
-//! cpuubo4` overrides Auto (tests, and comparing paths on one machine).
+//! under [`NAIVE_MAX_WORK`] multiply-adds, else CpuTex on CPU adapters and
+//! Tiled elsewhere. `ADVLAB_GEMM_PATH=naive|tiled|cpu|cpuubo2|cputex`
+//! overrides Auto (tests, and comparing paths on one machine).
 //!
-//! Measured on lavapipe (Mesa 22.3, 2 cores; GFLOP/s normalised by CPU time
-//! because the build machine was shared, load 5-7; NN/NT/TN, 512^3 and
-//! 1024^3): naive 0.25, `matmul_tiled` 0.56, `cpu_nn` 3.5-4.3, `cpu_rows`
-//! 3.5-4.0, `cpu_ubo` 6.2-7.3, `cpu_ubo2` 9.5-11.8, `cpu_ubo4` 10.3-12.6.
-//! Native 16x16 NT / TN kernels measured 10-20% below NN while a `pack`
-//! pass costs 1-4% of a product, so NT and TN pack and reuse the NN kernels.
+//! Measured on lavapipe (Mesa 22.3, 2 cores, `advlab bench gemm`, 1024^3
+//! NN/NT/TN, idle machine): `cpu_ubo2` 7.1-8.3 GFLOP/s, `gemm_tex`
+//! 12.7-13.9. Earlier, on a loaded machine (GFLOP/s normalised by CPU
+//! time): naive 0.25, `matmul_tiled` 0.56, `cpu_nn` 3.5-4.3, a storage
+//! version of `cpu_ubo2` with A at a workgroup-uniform index 3.5-4.0, one
+//! or four uniform windows 6.2-7.3 and 10.3-12.6 (those variants were
+//! removed once `gemm_tex` beat them all). Native 16x16 NT / TN kernels
+//! measured 10-20% below NN while a `pack` pass costs 1-4% of a product, so
+//! NT and TN pack and reuse the NN kernels.
 
 use std::sync::{Arc, OnceLock};
 
@@ -75,16 +76,9 @@ pub enum GemmPath {
     Naive,
     Tiled,
     Cpu,
-    /// Experimental: `cpu_rows` (16 rows of C per workgroup, A read from
-    /// storage at a workgroup-uniform index).
-    CpuRows,
-    /// Experimental: `cpu_ubo` (as `CpuRows`, A read from a uniform-buffer
-    /// window bound per dispatch; falls back to `Cpu` when K > 1024).
-    CpuUbo,
-    /// Experimental: `cpu_ubo2` (32x8 per lane from two A windows).
+    /// `cpu_ubo2`: 32x8 per lane, A from two uniform-buffer windows
+    /// (falls back to `Cpu` when K > 1024).
     CpuUbo2,
-    /// Experimental: `cpu_ubo4` (64x4 per lane from four A windows).
-    CpuUbo4,
     /// `gemm_tex` (src/ops/gemm_tex.rs): operands in textures, A shared by
     /// subgroup broadcast. Default on CPU adapters with 8-wide subgroups;
     /// falls back to `CpuUbo2` where unsupported.
@@ -108,10 +102,7 @@ fn env_path() -> GemmPath {
         Ok("naive") => GemmPath::Naive,
         Ok("tiled") | Ok("gpu") => GemmPath::Tiled,
         Ok("cpu") => GemmPath::Cpu,
-        Ok("cpurows") => GemmPath::CpuRows,
-        Ok("cpuubo") => GemmPath::CpuUbo,
         Ok("cpuubo2") => GemmPath::CpuUbo2,
-        Ok("cpuubo4") => GemmPath::CpuUbo4,
         Ok("cputex") => GemmPath::CpuTex,
         _ => GemmPath::Auto,
     })
@@ -201,29 +192,15 @@ pub fn gemm_into_with(
                 gpu.dispatch(&k::GEMM_MATMUL_NAIVE, &p, &[a, b, bias_t, c], groups);
             }
         }
-        GemmPath::Cpu
-        | GemmPath::CpuRows
-        | GemmPath::CpuUbo
-        | GemmPath::CpuUbo2
-        | GemmPath::CpuUbo4
-        | GemmPath::CpuTex => {
+        GemmPath::Cpu | GemmPath::CpuUbo2 | GemmPath::CpuTex => {
             let k4 = k.next_multiple_of(4);
             let n4 = n.next_multiple_of(4);
-            // A window of `cpu_ubo`: whole rows of A ([M, K4]) in 64 KiB.
+            // A window of `cpu_ubo2`: whole rows of A ([M, K4]) in 64 KiB.
             let ubo_rows = UBO_VEC4 / (k4 / 4).max(1) / 16 * 16;
-            let windows = match path {
-                GemmPath::CpuUbo4 => 4,
-                GemmPath::CpuUbo2 => 2,
-                _ => 1,
-            };
             let ubo_ok = ubo_rows >= 16
                 && gpu.limits.max_uniform_buffer_binding_size >= (UBO_VEC4 * 16) as u64
-                && gpu.limits.max_uniform_buffers_per_shader_stage > windows;
-            let path = if matches!(path, GemmPath::CpuUbo | GemmPath::CpuUbo2 | GemmPath::CpuUbo4) && !ubo_ok {
-                GemmPath::Cpu
-            } else {
-                path
-            };
+                && gpu.limits.max_uniform_buffers_per_shader_stage > 2;
+            let path = if path != GemmPath::Cpu && !ubo_ok { GemmPath::Cpu } else { path };
             let p = |s2: u32| Params {
                 m: m as u32,
                 n: n as u32,
@@ -237,34 +214,6 @@ pub fn gemm_into_with(
             // B as [K, N4], row-major.
             let b_p = if !t.tb && n == n4 { None } else { Some(pack(gpu, b, t.tb, k, n, n4)) };
             let b_use = b_p.as_ref().unwrap_or(b);
-            if path == GemmPath::CpuUbo4 {
-                // One dispatch per 4 * `h` rows of C: window w holds rows
-                // r + w * h.. (each window UBO_VEC4 vec4s of A).
-                let h = ubo_rows.min(m.div_ceil(4).next_multiple_of(16));
-                let row_bytes = (k4 * 4) as u64;
-                let last = ((m - 1) / (4 * h) * (4 * h) + 3 * h) as u64 * row_bytes;
-                let win = (UBO_VEC4 * 16) as u64;
-                let need = last + win;
-                let a_p = if !t.ta && k == k4 && a.buffer().size() >= need {
-                    None
-                } else {
-                    Some(pack_min(gpu, a, t.ta, m, k, k4, need))
-                };
-                let a_use = a_p.as_ref().unwrap_or(a);
-                let gx = (n as u32).div_ceil(4).div_ceil(CPU_WG);
-                for r in (0..m).step_by(4 * h) {
-                    let gy = (h.min(m - r) as u32).div_ceil(16);
-                    let w = |i: usize| (a_use, Some(((r + i * h) as u64 * row_bytes, win)));
-                    gpu.dispatch_ranges(
-                        &k::GEMM_CPU_UBO4,
-                        &[("WG", CPU_WG as f64)],
-                        &Params { s3: h as u32, ..p(r as u32) },
-                        &[(bias_t, None), (c, None), (b_use, None), w(0), w(1), w(2), w(3)],
-                        [gx, gy, 1],
-                    );
-                }
-                return;
-            }
             if path == GemmPath::CpuUbo2 {
                 // One dispatch per 2 * `h` rows of C: rows r.. from window 0,
                 // rows r + h.. from window 1 (each UBO_VEC4 vec4s of A).
@@ -298,52 +247,9 @@ pub fn gemm_into_with(
                 }
                 return;
             }
-            if path == GemmPath::CpuUbo {
-                // One dispatch per `rows` rows of C; its A window starts at
-                // row `r` and spans UBO_VEC4 vec4s, so the A buffer must
-                // extend that far past the last window's start.
-                let rows = ubo_rows.min(m.next_multiple_of(16));
-                let row_bytes = (k4 * 4) as u64;
-                let last = ((m - 1) / rows * rows) as u64 * row_bytes;
-                let need = last + (UBO_VEC4 * 16) as u64;
-                let a_p = if !t.ta && k == k4 && a.buffer().size() >= need {
-                    None
-                } else {
-                    Some(pack_min(gpu, a, t.ta, m, k, k4, need))
-                };
-                let a_use = a_p.as_ref().unwrap_or(a);
-                let gx = (n as u32).div_ceil(CPU_TN).div_ceil(CPU_WG);
-                for r in (0..m).step_by(rows) {
-                    let gy = (rows.min(m - r) as u32).div_ceil(CPU_TM);
-                    gpu.dispatch_ranges(
-                        &k::GEMM_CPU_UBO,
-                        &[("WG", CPU_WG as f64)],
-                        &p(r as u32),
-                        &[
-                            (bias_t, None),
-                            (c, None),
-                            (b_use, None),
-                            (a_use, Some((r as u64 * row_bytes, (UBO_VEC4 * 16) as u64))),
-                        ],
-                        [gx, gy, 1],
-                    );
-                }
-                return;
-            }
             // A as [M, K4], row-major.
             let a_p = if !t.ta && k == k4 { None } else { Some(pack(gpu, a, t.ta, m, k, k4)) };
             let a_use = a_p.as_ref().unwrap_or(a);
-            if path == GemmPath::CpuRows {
-                let groups = [(n as u32).div_ceil(CPU_TN).div_ceil(CPU_WG), (m as u32).div_ceil(CPU_TM), 1];
-                gpu.dispatch_with(
-                    &k::GEMM_CPU_ROWS,
-                    &[("WG", CPU_WG as f64)],
-                    &p(0),
-                    &[bias_t, c, a_use, b_use],
-                    groups,
-                );
-                return;
-            }
             let groups = [(m as u32).div_ceil(CPU_TM).div_ceil(CPU_WG), (n as u32).div_ceil(CPU_TN), 1];
             gpu.dispatch_with(&k::GEMM_CPU_NN, &[("WG", CPU_WG as f64)], &p(0), &[bias_t, c, a_use, b_use], groups);
             // Scratch goes back to the pool here; later users are recorded
@@ -352,7 +258,7 @@ pub fn gemm_into_with(
     }
 }
 
-/// vec4s in the `cpu_ubo` A window (64 KiB, the WGSL `aw` array).
+/// vec4s in a `cpu_ubo2` A window (64 KiB, the WGSL `aw` array).
 const UBO_VEC4: usize = 4096;
 
 /// [`pack`] into a scratch buffer of at least `min_bytes`.
