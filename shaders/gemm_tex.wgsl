@@ -39,6 +39,8 @@ struct Params {
 // vec4 views of bias and C for `gemm_tex_n4` (N a multiple of 4).
 @group(0) @binding(7) var<storage, read> bias4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> c4: array<vec4<f32>>;
+// vec4 view of the packed operand for `pack_tex_v4` / `pack_tex_t4`.
+@group(0) @binding(9) var<storage, read> src4: array<vec4<f32>>;
 
 // texel (x, y) of dst = op(src)(y, 4x .. 4x+3), zero outside rows x cols.
 @compute @workgroup_size(8, 8)
@@ -53,6 +55,40 @@ fn pack_tex(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
     textureStore(dst, vec2<u32>(gid.x, gid.y), v);
+}
+
+// `pack_tex` with one vec4 load per texel: op(src) = src (s1 = 1) with the
+// row stride s0 a multiple of 4 (so the columns of a texel are one aligned
+// vec4 of src).
+@compute @workgroup_size(8, 8)
+fn pack_tex_v4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let dims = textureDimensions(dst);
+    if (gid.x >= dims.x || gid.y >= dims.y) { return; }
+    var v = vec4<f32>(0.0);
+    if (gid.y < p.rows && gid.x * 4u < p.cols) { v = src4[gid.y * (p.s0 / 4u) + gid.x]; }
+    textureStore(dst, vec2<u32>(gid.x, gid.y), v);
+}
+
+// `pack_tex` for op(src) = srcᵀ (s0 = 1) with s1 (src's row length, = rows)
+// a multiple of 4: each invocation fills 4 texels of one column, rows
+// 4 gid.y .. +3, from 4 vec4 loads (one per src row) transposed in
+// registers.
+@compute @workgroup_size(8, 8)
+fn pack_tex_t4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let dims = textureDimensions(dst);
+    let y0 = gid.y * 4u;
+    if (gid.x >= dims.x || y0 >= dims.y) { return; }
+    var m = mat4x4<f32>();
+    if (y0 < p.rows) {
+        for (var e = 0u; e < 4u; e++) {
+            let col = gid.x * 4u + e;
+            if (col < p.cols) { m[e] = src4[col * (p.s1 / 4u) + gid.y]; }
+        }
+    }
+    let t = transpose(m);
+    for (var i = 0u; i < 4u; i++) {
+        if (y0 + i < dims.y) { textureStore(dst, vec2<u32>(gid.x, y0 + i), t[i]); }
+    }
 }
 
 fn epilogue(i: u32, j: u32, s: f32) {

@@ -64,8 +64,16 @@ fn pack(
     let tex = gpu.scratch_texture(width as u32, height as u32, slot);
     let (s0, s1) = if trans { (1, ld) } else { (ld, 1) };
     let p = Params { m: 0, n: 0, k4: 0, flags: 0, rows: rows as u32, cols: cols as u32, s0: s0 as u32, s1: s1 as u32 };
-    let groups = [(width as u32).div_ceil(8), (height as u32).div_ceil(8), 1];
-    gpu.dispatch_binds(&k::GEMM_TEX_PACK_TEX, &[], &p, &[Bind::Buf(x, None), Bind::Tex(&tex)], groups);
+    // One vec4 load per texel where src's rows are whole vec4s.
+    let (kernel, rows_per_lane) = match (ld % 4 == 0, trans) {
+        (true, false) => (&k::GEMM_TEX_PACK_TEX_V4, 1),
+        (true, true) => (&k::GEMM_TEX_PACK_TEX_T4, 4),
+        (false, _) => (&k::GEMM_TEX_PACK_TEX, 1),
+    };
+    let groups = [(width as u32).div_ceil(8), (height as u32).div_ceil(8 * rows_per_lane), 1];
+    // Bindings go in binding order: `src` (5) < `dst` (6) < `src4` (9).
+    let binds = if ld % 4 == 0 { [Bind::Tex(&tex), Bind::Buf(x, None)] } else { [Bind::Buf(x, None), Bind::Tex(&tex)] };
+    gpu.dispatch_binds(kernel, &[], &p, &binds, groups);
     tex
 }
 
