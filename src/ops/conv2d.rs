@@ -84,6 +84,19 @@ pub enum ConvAlgo {
     Im2col,
 }
 
+impl ConvAlgo {
+    /// `ADVLAB_CONV_ALGO=direct|im2col` overrides `Auto` (comparing
+    /// implementations on one machine, as `ADVLAB_GEMM_PATH` does for GEMM).
+    pub fn from_env() -> ConvAlgo {
+        static A: std::sync::OnceLock<ConvAlgo> = std::sync::OnceLock::new();
+        *A.get_or_init(|| match std::env::var("ADVLAB_CONV_ALGO").as_deref() {
+            Ok("direct") => ConvAlgo::Direct,
+            Ok("im2col") => ConvAlgo::Im2col,
+            _ => ConvAlgo::Auto,
+        })
+    }
+}
+
 /// Output size of a convolution or pooling window along one axis:
 /// floor((size + 2 pad - k) / stride) + 1. Panics when the window does not
 /// fit or the stride is 0.
@@ -180,7 +193,7 @@ pub fn conv2d_forward(
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> Tensor {
-    conv2d_forward_algo(gpu, ConvAlgo::default(), x, w, b, stride, pad)
+    conv2d_forward_algo(gpu, ConvAlgo::from_env(), x, w, b, stride, pad)
 }
 
 pub fn conv2d_forward_algo(
@@ -230,7 +243,7 @@ pub fn conv2d_backward_data(
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> Tensor {
-    conv2d_backward_data_algo(gpu, ConvAlgo::default(), dy, w, x_shape, stride, pad)
+    conv2d_backward_data_algo(gpu, ConvAlgo::from_env(), dy, w, x_shape, stride, pad)
 }
 
 pub fn conv2d_backward_data_algo(
@@ -297,7 +310,7 @@ pub fn conv2d_backward_weight(
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> Tensor {
-    conv2d_backward_weight_algo(gpu, ConvAlgo::default(), dy, x, w_shape, stride, pad)
+    conv2d_backward_weight_algo(gpu, ConvAlgo::from_env(), dy, x, w_shape, stride, pad)
 }
 
 pub fn conv2d_backward_weight_algo(
