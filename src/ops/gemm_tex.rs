@@ -3,7 +3,7 @@
 //!
 //! Each product packs op(A) and op(B) into two scratch rgba32float textures
 //! (`pack_tex`: transpose, strides and zero padding in one pass each), then
-//! runs `gemm_tex` (16 rows x 4 columns of C per lane, A shared across a
+//! runs `gemm_tex` (32 rows x 4 columns of C per lane, A shared across a
 //! subgroup by broadcast). The shader header says why textures: on llvmpipe
 //! a texel fetch costs about an eighth of a storage-buffer load. Measured
 //! with `advlab bench gemm` (see README): 3-6x the best storage-buffer
@@ -28,7 +28,7 @@ struct Params {
 }
 
 /// Rows of C per lane, and lanes per workgroup (both fixed in the shader).
-const TM: usize = 16;
+const TM: usize = 32;
 const WG: usize = 64;
 
 /// Whether `gemm_tex` can run an M x N x K product on this adapter: it
