@@ -230,3 +230,28 @@ fn gemm_tex_limits_and_grid() {
         check_path(517, 300, 129, t, true, true, GemmPath::CpuTex);
     }
 }
+
+/// Threads sharing one Gpu record products of the same shape at once: the
+/// texture path's scratch textures (one per shape) must not be repacked by
+/// one thread between another thread's pack and product.
+#[test]
+fn gemm_tex_concurrent_threads() {
+    let (m, n, k) = (33, 40, 24);
+    std::thread::scope(|s| {
+        for thread in 0..4u64 {
+            s.spawn(move || {
+                let gpu = gpu();
+                let mut r = rng(100 + thread);
+                for _ in 0..10 {
+                    let a = randn(&mut r, m * k, 1.0);
+                    let b = randn(&mut r, k * n, 1.0);
+                    let (ta, tb) = (gpu.upload(&a, &[m, k]), gpu.upload(&b, &[k, n]));
+                    let c = gpu.alloc(&[m, n]);
+                    gemm::gemm_into_with(&gpu, &ta, &tb, NN, None, false, &c, GemmPath::CpuTex);
+                    let want = gemm_oracle(&a, &b, m, n, k, false, false);
+                    assert_close(&format!("thread {thread}"), &gpu.read(&c), &want, 1e-4);
+                }
+            });
+        }
+    });
+}

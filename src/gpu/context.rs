@@ -19,6 +19,41 @@ pub enum Bind<'a> {
     Tex(&'a wgpu::TextureView),
 }
 
+/// Scratch textures kept for reuse, one per (width, height, slot), usable
+/// as storage textures (written) and sampled textures (read). Commands run
+/// in recording order, so a texture may be rewritten by any later dispatch;
+/// holding this guard while recording every dispatch that writes and reads
+/// them keeps other threads' recordings from landing in between.
+pub struct ScratchTextures<'a> {
+    gpu: &'a Gpu,
+    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), wgpu::TextureView>>,
+}
+
+impl ScratchTextures<'_> {
+    /// The `width` x `height` texel texture for `slot` (distinct slots for
+    /// textures bound in the same dispatch).
+    pub fn get(&mut self, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
+        let device = &self.gpu.device;
+        self.map
+            .entry((width, height, slot))
+            .or_insert_with(|| {
+                device
+                    .create_texture(&wgpu::TextureDescriptor {
+                        label: Some("scratch texture"),
+                        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+                        mip_level_count: 1,
+                        sample_count: 1,
+                        dimension: wgpu::TextureDimension::D2,
+                        format: wgpu::TextureFormat::Rgba32Float,
+                        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+                        view_formats: &[],
+                    })
+                    .create_view(&Default::default())
+            })
+            .clone()
+    }
+}
+
 /// `--device`: which kind of adapter to use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceChoice {
@@ -59,7 +94,7 @@ pub struct Gpu {
     prof: Mutex<Profiler>,
     /// Small read-only tensors uploaded once and shared (see `constant`).
     constants: Mutex<HashMap<(Vec<usize>, Vec<u32>), Tensor>>,
-    /// Scratch rgba32float textures by (width, height, slot); see `scratch_texture`.
+    /// Scratch rgba32float textures by (width, height, slot); see `ScratchTextures`.
     textures: Mutex<HashMap<(u32, u32, u32), wgpu::TextureView>>,
     params: wgpu::Buffer,
     slot: u64,
@@ -389,29 +424,10 @@ impl Gpu {
     }
 
     /// Record a buffer-to-buffer copy into the stream.
-    /// A scratch rgba32float texture of `width` x `height` texels, usable
-    /// as a storage texture (written) and a sampled texture (read), kept
-    /// for reuse: one per (size, `slot`). Commands run in recording order,
-    /// so reusing it in later dispatches is safe; callers use distinct
-    /// slots for textures bound in the same dispatch.
-    pub fn scratch_texture(&self, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
-        let mut texs = self.textures.lock().unwrap();
-        texs.entry((width, height, slot))
-            .or_insert_with(|| {
-                self.device
-                    .create_texture(&wgpu::TextureDescriptor {
-                        label: Some("scratch texture"),
-                        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
-                        mip_level_count: 1,
-                        sample_count: 1,
-                        dimension: wgpu::TextureDimension::D2,
-                        format: wgpu::TextureFormat::Rgba32Float,
-                        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
-                        view_formats: &[],
-                    })
-                    .create_view(&Default::default())
-            })
-            .clone()
+    /// The scratch rgba32float textures (see [`ScratchTextures`]), locked
+    /// until the returned guard drops.
+    pub fn scratch_textures(&self) -> ScratchTextures<'_> {
+        ScratchTextures { gpu: self, map: self.textures.lock().unwrap() }
     }
 
     pub fn copy(&self, src: &Tensor, dst: &Tensor) {

@@ -9,7 +9,7 @@
 //! with `advlab bench gemm` (see README): 3-6x the best storage-buffer
 //! kernel (`cpu_ubo2`, kept as the fallback).
 
-use crate::gpu::{kernels as k, Bind, Gpu};
+use crate::gpu::{kernels as k, Bind, Gpu, ScratchTextures};
 use crate::tensor::Tensor;
 
 use super::gemm::Trans;
@@ -52,6 +52,7 @@ pub fn supported(gpu: &Gpu, m: usize, n: usize, k: usize) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn pack(
     gpu: &Gpu,
+    texs: &mut ScratchTextures,
     x: &Tensor,
     trans: bool,
     ld: usize,
@@ -61,7 +62,7 @@ fn pack(
     height: usize,
     slot: u32,
 ) -> wgpu::TextureView {
-    let tex = gpu.scratch_texture(width as u32, height as u32, slot);
+    let tex = texs.get(width as u32, height as u32, slot);
     let (s0, s1) = if trans { (1, ld) } else { (ld, 1) };
     let p = Params { m: 0, n: 0, k4: 0, flags: 0, rows: rows as u32, cols: cols as u32, s0: s0 as u32, s1: s1 as u32 };
     // One vec4 load per texel where src's rows are whole vec4s.
@@ -97,8 +98,11 @@ pub fn gemm_tex(
     let n4 = n.div_ceil(4);
     let a_ld = if t.ta { m } else { k };
     let b_ld = if t.tb { k } else { n };
-    let ta = pack(gpu, a, t.ta, a_ld, m, k, k4, m.next_multiple_of(TM), 0);
-    let tb = pack(gpu, b, t.tb, b_ld, k, n, n4, k4 * 4, 1);
+    // Held until the product is recorded: another thread's product must not
+    // repack these textures in between.
+    let mut texs = gpu.scratch_textures();
+    let ta = pack(gpu, &mut texs, a, t.ta, a_ld, m, k, k4, m.next_multiple_of(TM), 0);
+    let tb = pack(gpu, &mut texs, b, t.tb, b_ld, k, n, n4, k4 * 4, 1);
     let p = Params { m: m as u32, n: n as u32, k4: k4 as u32, flags, rows: 0, cols: 0, s0: 0, s1: 0 };
     let groups = [n4.div_ceil(WG) as u32, m.div_ceil(TM) as u32, 1];
     let kernel = if n % 4 == 0 { &k::GEMM_TEX_GEMM_TEX_N4 } else { &k::GEMM_TEX_GEMM_TEX };
