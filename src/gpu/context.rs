@@ -423,13 +423,14 @@ impl Gpu {
         rec.cmds.push(Cmd::Dispatch { pipeline, bind_group, groups, kernel: k });
     }
 
-    /// Record a buffer-to-buffer copy into the stream.
     /// The scratch rgba32float textures (see [`ScratchTextures`]), locked
-    /// until the returned guard drops.
+    /// until the returned guard drops. They are kept for the life of the
+    /// `Gpu`, one per shape used.
     pub fn scratch_textures(&self) -> ScratchTextures<'_> {
         ScratchTextures { gpu: self, map: self.textures.lock().unwrap() }
     }
 
+    /// Record a buffer-to-buffer copy into the stream.
     pub fn copy(&self, src: &Tensor, dst: &Tensor) {
         assert!(dst.len() >= src.len(), "copy: destination smaller than source");
         self.rec.lock().unwrap().cmds.push(Cmd::Copy {
