@@ -44,6 +44,18 @@ struct Params {
 @group(0) @binding(7) var<storage, read> w4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(9) var<storage, read_write> out4: array<vec4<f32>>;
+// The fast kernels read the padded input and the packed weights from
+// "linear" rgba32float textures (vec4 i at texel (i % 4096, i / 4096)):
+// on llvmpipe a texel fetch costs about an eighth of a storage-buffer load
+// (see gemm_tex.wgsl). `to_tex` fills them.
+@group(0) @binding(10) var xt: texture_2d<f32>;
+@group(0) @binding(11) var wtt: texture_2d<f32>;
+@group(0) @binding(12) var lin: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(13) var dyt: texture_2d<f32>;
+
+fn ldt(t: texture_2d<f32>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u), 0);
+}
 
 // Direct kernels' register tile: TO = 8 output (or input, in backward_data)
 // channels x TP = 8 pixels, held as four mat4x4 (column = pixel, row =
@@ -138,9 +150,9 @@ fn acc_row(r: u32, kw: u32, wa: vec4<f32>, wb: vec4<f32>) {
 
 fn tap(kw: u32, wi: u32) {
     if (kw < KW) {
-        let wa = w4[wi];
+        let wa = ldt(wtt, wi);
         var wb = vec4<f32>();
-        if (TOC == 8u) { wb = w4[wi + 1u]; }
+        if (TOC == 8u) { wb = ldt(wtt, wi + 1u); }
         acc_row(0u, kw, wa, wb);
         acc_row(1u, kw, wa, wb);
         acc_row(2u, kw, wa, wb);
@@ -176,12 +188,12 @@ fn shift_rows() {
 }
 
 fn load_row(r: u32, i: u32) {
-    win[6u * r] = x4[i];
-    if (NWIN > 1u) { win[6u * r + 1u] = x4[i + 1u]; }
-    if (NWIN > 2u) { win[6u * r + 2u] = x4[i + 2u]; }
-    if (NWIN > 3u) { win[6u * r + 3u] = x4[i + 3u]; }
-    if (NWIN > 4u) { win[6u * r + 4u] = x4[i + 4u]; }
-    if (NWIN > 5u) { win[6u * r + 5u] = x4[i + 5u]; }
+    win[6u * r] = ldt(xt, i);
+    if (NWIN > 1u) { win[6u * r + 1u] = ldt(xt, i + 1u); }
+    if (NWIN > 2u) { win[6u * r + 2u] = ldt(xt, i + 2u); }
+    if (NWIN > 3u) { win[6u * r + 3u] = ldt(xt, i + 3u); }
+    if (NWIN > 4u) { win[6u * r + 4u] = ldt(xt, i + 4u); }
+    if (NWIN > 5u) { win[6u * r + 5u] = ldt(xt, i + 5u); }
 }
 
 // Params: n; c = input channels; h = padded rows; w = vec4s per padded row;
@@ -361,10 +373,10 @@ fn backward_weight_fast(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             let d = dcol + oh * p.ow;
             // columns = channels: (x * da)[i] = sum_j x[j] dy[o0+i, j]
-            let da = mat4x4<f32>(dy4[d + dch.x], dy4[d + dch.y], dy4[d + dch.z], dy4[d + dch.w]);
-            let db = mat4x4<f32>(dy4[d + dch.x + 1u], dy4[d + dch.y + 1u], dy4[d + dch.z + 1u], dy4[d + dch.w + 1u]);
-            let ea = mat4x4<f32>(dy4[d + dcg.x], dy4[d + dcg.y], dy4[d + dcg.z], dy4[d + dcg.w]);
-            let eb = mat4x4<f32>(dy4[d + dcg.x + 1u], dy4[d + dcg.y + 1u], dy4[d + dcg.z + 1u], dy4[d + dcg.w + 1u]);
+            let da = mat4x4<f32>(ldt(dyt, d + dch.x), ldt(dyt, d + dch.y), ldt(dyt, d + dch.z), ldt(dyt, d + dch.w));
+            let db = mat4x4<f32>(ldt(dyt, d + dch.x + 1u), ldt(dyt, d + dch.y + 1u), ldt(dyt, d + dch.z + 1u), ldt(dyt, d + dch.w + 1u));
+            let ea = mat4x4<f32>(ldt(dyt, d + dcg.x), ldt(dyt, d + dcg.y), ldt(dyt, d + dcg.z), ldt(dyt, d + dcg.w));
+            let eb = mat4x4<f32>(ldt(dyt, d + dcg.x + 1u), ldt(dyt, d + dcg.y + 1u), ldt(dyt, d + dcg.z + 1u), ldt(dyt, d + dcg.w + 1u));
             grow(0u, da, db, ea, eb);
             grow(1u, da, db, ea, eb);
             grow(2u, da, db, ea, eb);
@@ -754,6 +766,17 @@ fn backward_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
+}
+
+// lin (a linear texture, see `ldt`) = x4[0 .. total), zeros after.
+@compute @workgroup_size(64)
+fn to_tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear(gid, nwg);
+    let dims = textureDimensions(lin);
+    if (e >= dims.x * dims.y) { return; }
+    var v = vec4<f32>();
+    if (e < p.total) { v = x4[e]; }
+    textureStore(lin, vec2<u32>(e & 4095u, e >> 12u), v);
 }
 
 // out[k, q] = x[n, c, oh*sh-ph+kh, ow*sw-pw+kw] (0 in the padding),

@@ -39,7 +39,7 @@
 
 use std::sync::Arc;
 
-use crate::gpu::{groups_1d, kernels as k, Gpu};
+use crate::gpu::{groups_1d, kernels as k, Bind, Gpu, ScratchTextures};
 use crate::ops::{gemm, reduce};
 use crate::tensor::Tensor;
 
@@ -519,9 +519,33 @@ impl Fast {
     }
 }
 
+/// Texels per row of a linear texture (`ldt` in conv2d.wgsl).
+const LIN_W: usize = 4096;
+
+/// Copy a tensor (whole vec4s) into the linear texture `slot` of `texs`.
+fn to_tex(gpu: &Gpu, texs: &mut ScratchTextures, t: &Tensor, slot: u32) -> wgpu::TextureView {
+    assert_eq!(t.len() % 4, 0, "to_tex: whole vec4s only");
+    let vecs = t.len() / 4;
+    let rows = vecs.div_ceil(LIN_W).max(1);
+    let tex = texs.get(LIN_W as u32, rows as u32, slot);
+    let p = Params { total: vecs as u32, ..Default::default() };
+    // bindings in order: x4(6), lin(12)
+    gpu.dispatch_binds(
+        &k::CONV2D_TO_TEX,
+        &[],
+        &p,
+        &[Bind::Buf(t, None), Bind::Tex(&tex)],
+        groups_1d(rows * LIN_W, WG as u32),
+    );
+    tex
+}
+
 fn fast_conv(gpu: &Arc<Gpu>, f: &Fast, x: &Tensor, wp: &Tensor, b: Option<&Tensor>, y: &Tensor) {
     let (hp, wp4) = f.padded();
     let xp = f.pad_input(gpu, x);
+    let mut texs = gpu.scratch_textures();
+    let xt = to_tex(gpu, &mut texs, &xp, 0);
+    let wt = to_tex(gpu, &mut texs, wp, 1);
     let p = Params {
         n: f.n as u32,
         c: f.cin as u32,
@@ -537,8 +561,9 @@ fn fast_conv(gpu: &Arc<Gpu>, f: &Fast, x: &Tensor, wp: &Tensor, b: Option<&Tenso
         ..Default::default()
     };
     let groups = grid(gpu, [(f.n * f.oht() * f.owt()).div_ceil(WG), f.cout.div_ceil(f.toc()), 1], "forward_fast");
-    // bindings in order: bias(3), out(5), x4(6), w4(7)
-    gpu.dispatch_with(&k::CONV2D_FORWARD_FAST, &f.consts(), &p, &[b.unwrap_or(wp), y, &xp, wp], groups);
+    // bindings in order: bias(3), out(5), xt(10), wtt(11)
+    let binds = [Bind::Buf(b.unwrap_or(wp), None), Bind::Buf(y, None), Bind::Tex(&xt), Bind::Tex(&wt)];
+    gpu.dispatch_binds(&k::CONV2D_FORWARD_FAST, &f.consts(), &p, &binds, groups);
 }
 
 /// Whether `backward_weight_fast` handles this kernel (its accumulators
@@ -581,8 +606,13 @@ fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Te
     };
     let groups = grid(gpu, [(chunks * g.c).div_ceil(WG), g.o.div_ceil(8), 1], "backward_weight_fast");
     let consts = [("KW", g.kw as f64), ("SW", g.stride.1 as f64), ("SH", g.stride.0 as f64), ("KH", g.kh as f64)];
-    // bindings in order: out(5), x4(6), dy4(8)
-    gpu.dispatch_with(&k::CONV2D_BACKWARD_WEIGHT_FAST, &consts, &p, &[&part, &xp, &dyp], groups);
+    let mut texs = gpu.scratch_textures();
+    let xt = to_tex(gpu, &mut texs, &xp, 0);
+    let dyt = to_tex(gpu, &mut texs, &dyp, 1);
+    // bindings in order: out(5), xt(10), dyt(13)
+    let binds = [Bind::Buf(&part, None), Bind::Tex(&xt), Bind::Tex(&dyt)];
+    gpu.dispatch_binds(&k::CONV2D_BACKWARD_WEIGHT_FAST, &consts, &p, &binds, groups);
+    drop(texs);
     if chunks == 1 {
         return part.reshape(&g.w_shape());
     }
