@@ -682,6 +682,11 @@ fn cli_attack_writes_outputs_and_rejects_bad_input() {
     ];
     a.extend(["--iters", "2"]);
     assert_cli_error(&a, "x.npy");
+    // stAdv flow budget < 0
+    let mut a = vec!["attack", "stadv"];
+    a.extend(base);
+    a.extend(["--flow-budget", "-1"]);
+    assert_cli_error(&a, "--flow-budget -1: must be a finite number >= 0");
     // targets equal to labels
     let mut a = vec!["attack", "cw"];
     a.extend(base);

@@ -24,16 +24,16 @@ pub struct StadvArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Weight τ of the flow loss (ignored with --tau-search)
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub tau: f32,
     /// Binary search on τ per image: LO,HI,STEPS (thesis: 0,1000,10)
     #[arg(long)]
     pub tau_search: Option<String>,
     /// Flow budget E: hinge max(L_flow - E, 0); strict success needs L_flow <= E (thesis: 7.0)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub flow_budget: Option<f32>,
     /// Margin κ of the adversarial loss
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub kappa: f32,
     /// Flow optimiser: adam (batched) or lbfgs (per image; the reference, and the right choice under a budget)
     #[arg(long, value_enum, default_value_t = StadvOptimizer::Adam)]
@@ -42,7 +42,7 @@ pub struct StadvArgs {
     #[arg(long, default_value_t = 200)]
     pub iters: usize,
     /// Adam learning rate
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     pub lr: f32,
     /// L_flow neighbour set
     #[arg(long, value_enum, default_value_t = Neighbours::Diag4)]
@@ -51,7 +51,7 @@ pub struct StadvArgs {
     #[arg(long, value_enum, default_value_t = Padding::Constant)]
     pub padding: Padding,
     /// ε inside L_flow's square root
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value_t = 1e-8, allow_negative_numbers = true)]
     pub flow_eps: f32,
     /// L_flow form: pixel (stAdv v0.2, per-pixel roots) or shift (v0.1, one root per offset; what a budget of 7 was set for)
     #[arg(long, value_enum, default_value_t = Variant::Pixel)]
