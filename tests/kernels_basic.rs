@@ -211,3 +211,23 @@ fn sgd_and_adam_match_pytorch_formulas() {
     }
     assert_close("adam", &gpu.read(&w), &wo, 1e-5);
 }
+
+/// `--profile` counts every dispatch under its kernel's name, in either
+/// mode (wall clock on lavapipe, timestamps on GPUs), with non-negative times.
+#[test]
+fn profile_report_counts_dispatches() {
+    use advlab::ops::gemm::{self, GemmPath, NN};
+    let gpu = advlab::Gpu::new(&advlab::GpuOptions { profile: true, ..Default::default() }).unwrap();
+    let a = gpu.upload(&[1.0; 12], &[3, 4]);
+    let b = gpu.upload(&[2.0; 20], &[4, 5]);
+    let c = gpu.alloc(&[3, 5]);
+    for _ in 0..3 {
+        gemm::gemm_into_with(&gpu, &a, &b, NN, None, false, &c, GemmPath::Naive);
+    }
+    assert_eq!(gpu.read(&c), vec![8.0; 15]);
+    let report = gpu.profile_report().expect("profiling is on");
+    let row = report.lines().find(|l| l.starts_with("| gemm::matmul_naive |")).unwrap_or_else(|| panic!("{report}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(cells[2], "3", "{row}");
+    assert!(cells[3].parse::<f64>().unwrap() >= 0.0, "{row}");
+}

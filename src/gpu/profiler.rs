@@ -1,6 +1,7 @@
 //! `--profile`: per-kernel GPU time from timestamp queries, or wall-clock
-//! time per dispatch (each submitted and waited on alone) where the adapter
-//! has no timestamps.
+//! time per dispatch (each submitted and waited on alone, less the measured
+//! cost of submitting and waiting on an empty pass) where the adapter has no
+//! usable timestamps.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -22,6 +23,18 @@ pub struct Profiler {
     stats: HashMap<String, (u64, f64)>,
     queries: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     period_ns: f64,
+    /// Wall clock: median cost of submitting and waiting on an empty
+    /// compute pass, subtracted from each dispatch's time.
+    overhead_ns: f64,
+}
+
+/// One empty compute pass, submitted and waited on: the wall-clock mode's
+/// fixed cost per dispatch.
+fn empty_submit(device: &wgpu::Device, queue: &wgpu::Queue) {
+    let mut enc = device.create_command_encoder(&Default::default());
+    drop(enc.begin_compute_pass(&Default::default()));
+    queue.submit([enc.finish()]);
+    device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
 }
 
 impl Profiler {
@@ -47,7 +60,21 @@ impl Profiler {
             });
             (set, resolve, read)
         });
-        Profiler { mode, stats: HashMap::new(), queries, period_ns: queue.get_timestamp_period() as f64 }
+        let overhead_ns = if mode == ProfileMode::WallClock {
+            empty_submit(device, queue);
+            let mut t: Vec<f64> = (0..15)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    empty_submit(device, queue);
+                    t0.elapsed().as_nanos() as f64
+                })
+                .collect();
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        } else {
+            0.0
+        };
+        Profiler { mode, stats: HashMap::new(), queries, period_ns: queue.get_timestamp_period() as f64, overhead_ns }
     }
 
     pub fn mode(&self) -> ProfileMode {
@@ -75,7 +102,8 @@ impl Profiler {
                     queue.submit([enc.finish()]);
                     device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
                     if let Cmd::Dispatch { kernel, .. } = &c[0] {
-                        self.add(kernel.name(), t.elapsed().as_nanos() as f64);
+                        let ns = t.elapsed().as_nanos() as f64 - self.overhead_ns;
+                        self.add(kernel.name(), ns.max(0.0));
                     }
                 }
             }
@@ -136,7 +164,7 @@ impl Profiler {
             ProfileMode::Off => return None,
             ProfileMode::Timestamps => "GPU timestamp queries",
             ProfileMode::WallClock => {
-                "wall clock per dispatch (this adapter has no timestamp queries; includes submit overhead)"
+                "wall clock per dispatch, each submitted and waited on alone, less the cost of an empty submit (no usable timestamp queries on this adapter, or ADVLAB_PROFILE=wall)"
             }
         };
         let total: f64 = self.stats.values().map(|s| s.1).sum();
