@@ -47,7 +47,7 @@ struct Params {
 // The fast kernels read the padded input and the packed weights from
 // "linear" rgba32float textures (vec4 i at texel (i % 4096, i / 4096)):
 // on llvmpipe a texel fetch costs about an eighth of a storage-buffer load
-// (see gemm_tex.wgsl). `to_tex` fills them.
+// (see gemm_tex.wgsl). `pad` and `pack` write them.
 @group(0) @binding(10) var xt: texture_2d<f32>;
 @group(0) @binding(11) var wtt: texture_2d<f32>;
 @group(0) @binding(12) var lin: texture_storage_2d<rgba32float, write>;
@@ -455,7 +455,8 @@ fn gput(kh: u32, kw: u32, base: u32, ckk: u32, nleft: u32) {
 
 // out[n, c, i, j] = x[n, c, i - ph, j - pw] (0 outside), for i < oh, j < ow
 // (ow a multiple of 4; one vec4 of the output per invocation); ph, pw are
-// signed (bitcast), so a negative pad crops. Source [n,c,h,w].
+// signed (bitcast), so a negative pad crops. Source [n,c,h,w]; out is the
+// linear texture `lin` (see `ldt`), read by the fast kernels.
 @compute @workgroup_size(64)
 fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = linear(gid, nwg);
@@ -472,7 +473,7 @@ fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
         let sj = vec4<i32>(i32(j) - bitcast<i32>(p.pw)) + vec4<i32>(0, 1, 2, 3);
         v = ldx(row + sj, below(sj, p.w));
     }
-    out4[e] = v;
+    textureStore(lin, vec2<u32>(e & 4095u, e >> 12u), v);
 }
 
 // Weights for forward_fast: out[k * chunk*4 + j], k = tap (c,kh,kw) of the
@@ -481,25 +482,30 @@ fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
 // j = input channel c: out = w[o, j, kh-1-kh', kw-1-kw'].
 @compute @workgroup_size(64)
 fn pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = linear(gid, nwg);
-    if (e >= p.total) { return; }
+    // one vec4 (4 consecutive j; the width is a multiple of 8) per invocation,
+    // into the linear texture `lin`
+    let e4 = linear(gid, nwg);
+    if (e4 * 4u >= p.total) { return; }
     let width = p.chunk * 4u;
-    let j = e % width;
-    let k = e / width;
     let KK = p.kh * p.kw;
-    let a = k / KK;
-    let r = k - a * KK;
-    let kh = r / p.kw;
-    let kw = r - kh * p.kw;
-    var v = 0.0;
-    if ((p.flags & 2u) == 0u) {
-        // a = c, j = o
-        if (j < p.o) { v = wt[((j * p.c + a) * p.kh + kh) * p.kw + kw]; }
-    } else {
-        // a = o, j = c
-        if (j < p.c) { v = wt[((a * p.c + j) * p.kh + (p.kh - 1u - kh)) * p.kw + (p.kw - 1u - kw)]; }
+    var v = vec4<f32>();
+    for (var q = 0u; q < 4u; q++) {
+        let e = e4 * 4u + q;
+        let j = e % width;
+        let k = e / width;
+        let a = k / KK;
+        let r = k - a * KK;
+        let kh = r / p.kw;
+        let kw = r - kh * p.kw;
+        if ((p.flags & 2u) == 0u) {
+            // a = c, j = o
+            if (j < p.o) { v[q] = wt[((j * p.c + a) * p.kh + kh) * p.kw + kw]; }
+        } else {
+            // a = o, j = c
+            if (j < p.c) { v[q] = wt[((a * p.c + j) * p.kh + (p.kh - 1u - kh)) * p.kw + (p.kw - 1u - kw)]; }
+        }
     }
-    out[e] = v;
+    textureStore(lin, vec2<u32>(e4 & 4095u, e4 >> 12u), v);
 }
 
 // ---------------------------------------------------------------------------
@@ -766,17 +772,6 @@ fn backward_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
-}
-
-// lin (a linear texture, see `ldt`) = x4[0 .. total), zeros after.
-@compute @workgroup_size(64)
-fn to_tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = linear(gid, nwg);
-    let dims = textureDimensions(lin);
-    if (e >= dims.x * dims.y) { return; }
-    var v = vec4<f32>();
-    if (e < p.total) { v = x4[e]; }
-    textureStore(lin, vec2<u32>(e & 4095u, e >> 12u), v);
 }
 
 // out[k, q] = x[n, c, oh*sh-ph+kh, ow*sw-pw+kw] (0 in the padding),

@@ -212,8 +212,7 @@ pub fn conv2d_forward_algo(
     let y = gpu.alloc(&g.y_shape());
     match algo {
         ConvAlgo::Auto if fast_ok(g.kw, g.stride.1) => {
-            let wp = pack(gpu, w, &g, false);
-            fast_conv(gpu, &Fast::forward(&g), x, &wp, b, &y);
+            fast_conv(gpu, &Fast::forward(&g), x, w, &g, false, b, &y);
         }
         ConvAlgo::Auto | ConvAlgo::Direct => {
             let mut p = g.params();
@@ -262,7 +261,6 @@ pub fn conv2d_backward_data_algo(
         ConvAlgo::Auto if g.stride == (1, 1) && fast_ok(g.kw, 1) && g.pad.0 < g.kh && g.pad.1 < g.kw => {
             // stride 1: dx is the full correlation of dy with the flipped,
             // transposed kernel, i.e. a forward convolution.
-            let wp = pack(gpu, w, &g, true);
             let f = Fast {
                 n: g.n,
                 cin: g.o,
@@ -277,7 +275,7 @@ pub fn conv2d_backward_data_algo(
                 oh: g.h,
                 ow: g.w,
             };
-            fast_conv(gpu, &f, dy, &wp, None, &dx);
+            fast_conv(gpu, &f, dy, w, &g, true, None, &dx);
         }
         ConvAlgo::Auto | ConvAlgo::Direct => {
             let p = g.params();
@@ -421,37 +419,60 @@ struct Fast {
     ow: usize,
 }
 
-/// Weights in `forward_fast` order: [taps, channels rounded up to 8].
+/// Weights in `forward_fast` order, [taps, channels rounded up to 8], into
+/// the linear texture `slot` (see `lin_texture`).
 /// `flipped`: taps (o, kh, kw) of the flipped kernel, channels c (for dx).
-fn pack(gpu: &Arc<Gpu>, w: &Tensor, g: &ConvGeom, flipped: bool) -> Tensor {
+fn pack(
+    gpu: &Gpu,
+    texs: &mut ScratchTextures,
+    w: &Tensor,
+    g: &ConvGeom,
+    flipped: bool,
+    slot: u32,
+) -> wgpu::TextureView {
     let (taps, width) = if flipped {
         (g.o * g.kh * g.kw, g.c.next_multiple_of(8))
     } else {
         (g.c * g.kh * g.kw, g.o.next_multiple_of(8))
     };
-    let out = gpu.alloc(&[taps, width]);
+    let tex = lin_texture(texs, taps * width / 4, slot);
     let mut p = g.params();
     p.chunk = (width / 4) as u32;
     p.flags = (flipped as u32) << 1;
     p.total = (taps * width) as u32;
-    gpu.dispatch(&k::CONV2D_PACK, &p, &[w, &out], groups_1d(taps * width, WG as u32));
-    out
+    // bindings in order: wt(2), lin(12)
+    let groups = groups_1d(taps * width / 4, WG as u32);
+    gpu.dispatch_binds(&k::CONV2D_PACK, &[], &p, &[Bind::Buf(w, None), Bind::Tex(&tex)], groups);
+    tex
+}
+
+/// Texels per row of a linear texture (`ldt` in conv2d.wgsl).
+const LIN_W: usize = 4096;
+
+/// The scratch texture `slot` viewed as a linear array of at least `vecs`
+/// vec4s (texel i at (i % LIN_W, i / LIN_W)).
+fn lin_texture(texs: &mut ScratchTextures, vecs: usize, slot: u32) -> wgpu::TextureView {
+    texs.get(LIN_W as u32, vecs.div_ceil(LIN_W).max(1) as u32, slot)
 }
 
 /// Copy [planes, h, w] into a zero-filled [planes, hp, wp] with the source
-/// at offset (pad.0, pad.1) (negative crops).
+/// at offset (pad.0, pad.1) (negative crops), held in the linear texture
+/// `slot`.
+#[allow(clippy::too_many_arguments)]
 fn pad_planes(
-    gpu: &Arc<Gpu>,
+    gpu: &Gpu,
+    texs: &mut ScratchTextures,
     x: &Tensor,
     planes: usize,
     (h, w): (usize, usize),
     (hp, wp): (usize, usize),
     pad: (isize, isize),
-) -> Tensor {
+    slot: u32,
+) -> wgpu::TextureView {
     assert_eq!(x.len(), planes * h * w);
     assert_eq!(wp % 4, 0, "pad: padded rows must be whole vec4s");
-    let out = gpu.alloc(&[planes, hp, wp]);
-    let vecs = out.len() / 4;
+    let vecs = planes * hp * wp / 4;
+    let out = lin_texture(texs, vecs, slot);
     let p = Params {
         h: h as u32,
         w: w as u32,
@@ -462,7 +483,8 @@ fn pad_planes(
         total: vecs as u32,
         ..Default::default()
     };
-    gpu.dispatch(&k::CONV2D_PAD, &p, &[x, &out], groups_1d(vecs, WG as u32));
+    // bindings in order: x(1), lin(12)
+    gpu.dispatch_binds(&k::CONV2D_PAD, &[], &p, &[Bind::Buf(x, None), Bind::Tex(&out)], groups_1d(vecs, WG as u32));
     out
 }
 
@@ -502,9 +524,9 @@ impl Fast {
             ((self.w as isize + 2 * self.pad.1) as usize).div_ceil(4).max((self.owt() - 1) * 2 * self.sw + self.nwin());
         (hp, wp4)
     }
-    fn pad_input(&self, gpu: &Arc<Gpu>, x: &Tensor) -> Tensor {
+    fn pad_input(&self, gpu: &Gpu, texs: &mut ScratchTextures, x: &Tensor, slot: u32) -> wgpu::TextureView {
         let (hp, wp4) = self.padded();
-        pad_planes(gpu, x, self.n * self.cin, (self.h, self.w), (hp, wp4 * 4), self.pad)
+        pad_planes(gpu, texs, x, self.n * self.cin, (self.h, self.w), (hp, wp4 * 4), self.pad, slot)
     }
     /// Output channels per invocation: 4 when that pads less (e.g. 3).
     fn toc(&self) -> usize {
@@ -519,33 +541,15 @@ impl Fast {
     }
 }
 
-/// Texels per row of a linear texture (`ldt` in conv2d.wgsl).
-const LIN_W: usize = 4096;
-
-/// Copy a tensor (whole vec4s) into the linear texture `slot` of `texs`.
-fn to_tex(gpu: &Gpu, texs: &mut ScratchTextures, t: &Tensor, slot: u32) -> wgpu::TextureView {
-    assert_eq!(t.len() % 4, 0, "to_tex: whole vec4s only");
-    let vecs = t.len() / 4;
-    let rows = vecs.div_ceil(LIN_W).max(1);
-    let tex = texs.get(LIN_W as u32, rows as u32, slot);
-    let p = Params { total: vecs as u32, ..Default::default() };
-    // bindings in order: x4(6), lin(12)
-    gpu.dispatch_binds(
-        &k::CONV2D_TO_TEX,
-        &[],
-        &p,
-        &[Bind::Buf(t, None), Bind::Tex(&tex)],
-        groups_1d(rows * LIN_W, WG as u32),
-    );
-    tex
-}
-
-fn fast_conv(gpu: &Arc<Gpu>, f: &Fast, x: &Tensor, wp: &Tensor, b: Option<&Tensor>, y: &Tensor) {
+/// `forward_fast` with weights `w` packed as `pack` does (`flipped` for
+/// the data gradient).
+#[allow(clippy::too_many_arguments)]
+fn fast_conv(gpu: &Gpu, f: &Fast, x: &Tensor, w: &Tensor, g: &ConvGeom, flipped: bool, b: Option<&Tensor>, y: &Tensor) {
     let (hp, wp4) = f.padded();
-    let xp = f.pad_input(gpu, x);
+    // Held until the convolution is recorded (see ScratchTextures).
     let mut texs = gpu.scratch_textures();
-    let xt = to_tex(gpu, &mut texs, &xp, 0);
-    let wt = to_tex(gpu, &mut texs, wp, 1);
+    let xt = f.pad_input(gpu, &mut texs, x, 0);
+    let wt = pack(gpu, &mut texs, w, g, flipped, 1);
     let p = Params {
         n: f.n as u32,
         c: f.cin as u32,
@@ -562,7 +566,7 @@ fn fast_conv(gpu: &Arc<Gpu>, f: &Fast, x: &Tensor, wp: &Tensor, b: Option<&Tenso
     };
     let groups = grid(gpu, [(f.n * f.oht() * f.owt()).div_ceil(WG), f.cout.div_ceil(f.toc()), 1], "forward_fast");
     // bindings in order: bias(3), out(5), xt(10), wtt(11)
-    let binds = [Bind::Buf(b.unwrap_or(wp), None), Bind::Buf(y, None), Bind::Tex(&xt), Bind::Tex(&wt)];
+    let binds = [Bind::Buf(b.unwrap_or(w), None), Bind::Buf(y, None), Bind::Tex(&xt), Bind::Tex(&wt)];
     gpu.dispatch_binds(&k::CONV2D_FORWARD_FAST, &f.consts(), &p, &binds, groups);
 }
 
@@ -577,10 +581,12 @@ fn fast_weight_ok(kh: usize, kw: usize, sw: usize) -> bool {
 fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Tensor {
     let f = Fast::forward(g);
     let (hp, wp4) = f.padded();
-    let xp = f.pad_input(gpu, x);
+    // Held until the gradient is recorded (see ScratchTextures).
+    let mut texs = gpu.scratch_textures();
+    let xt = f.pad_input(gpu, &mut texs, x, 0);
     let owp = f.owt() * 8;
     // dy rows must be whole 8-column tiles
-    let dyp = if owp == g.ow { dy.clone() } else { pad_planes(gpu, dy, g.n * g.o, (g.oh, g.ow), (g.oh, owp), (0, 0)) };
+    let dyt = pad_planes(gpu, &mut texs, dy, g.n * g.o, (g.oh, g.ow), (g.oh, owp), (0, 0), 1);
     // work items: columns (n, 8-column tile), each walked over every output row
     let cols = g.n * f.owt();
     let per_chunk_threads = g.c * g.o.div_ceil(8);
@@ -606,9 +612,6 @@ fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Te
     };
     let groups = grid(gpu, [(chunks * g.c).div_ceil(WG), g.o.div_ceil(8), 1], "backward_weight_fast");
     let consts = [("KW", g.kw as f64), ("SW", g.stride.1 as f64), ("SH", g.stride.0 as f64), ("KH", g.kh as f64)];
-    let mut texs = gpu.scratch_textures();
-    let xt = to_tex(gpu, &mut texs, &xp, 0);
-    let dyt = to_tex(gpu, &mut texs, &dyp, 1);
     // bindings in order: out(5), xt(10), dyt(13)
     let binds = [Bind::Buf(&part, None), Bind::Tex(&xt), Bind::Tex(&dyt)];
     gpu.dispatch_binds(&k::CONV2D_BACKWARD_WEIGHT_FAST, &consts, &p, &binds, groups);
