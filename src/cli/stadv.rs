@@ -35,8 +35,8 @@ pub struct StadvArgs {
     /// Margin κ of the adversarial loss
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub kappa: f32,
-    /// Flow optimiser: adam (batched) or lbfgs (per image; the reference, and the right choice under a budget)
-    #[arg(long, value_enum, default_value_t = StadvOptimizer::Adam)]
+    /// Flow optimiser: lbfgs (per image, the reference; needed under a budget) or adam (batched, no host round trips)
+    #[arg(long, value_enum, default_value_t = StadvOptimizer::Lbfgs)]
     pub optimizer: StadvOptimizer,
     /// Adam steps, or L-BFGS function evaluations, per run
     #[arg(long, default_value_t = 200)]
