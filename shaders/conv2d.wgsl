@@ -3,7 +3,8 @@
 //
 // Three families of entry points:
 // - fast (`forward_fast`, `backward_weight_fast`, with `pad` and `pack`):
-//   vec4 loads from padded copies, large register tiles, specialised with
+//   vec4 texel fetches from padded copies held in textures, large register
+//   tiles, specialised with
 //   override constants; stride-1 data gradients reuse `forward_fast`. Used
 //   whenever the geometry allows (see the section below).
 // - direct (`forward`, `backward_data`, `backward_weight`): implicit GEMM
@@ -40,11 +41,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> dy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read> x4: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read> w4: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read> dy4: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read_write> out4: array<vec4<f32>>;
-// The fast kernels read the padded input and the packed weights from
+// The fast kernels read the padded input, the packed weights and dy from
 // "linear" rgba32float textures (vec4 i at texel (i % 4096, i / 4096)):
 // on llvmpipe a texel fetch costs about an eighth of a storage-buffer load
 // (see gemm_tex.wgsl). `pad` and `pack` write them.
