@@ -49,6 +49,12 @@ struct Params {
 @group(0) @binding(11) var wtt: texture_2d<f32>;
 @group(0) @binding(12) var lin: texture_storage_2d<rgba32float, write>;
 @group(0) @binding(13) var dyt: texture_2d<f32>;
+// x for `pad`, as a linear texture of scalars (see Gpu::dispatch_binds)
+@group(0) @binding(14) var xs: texture_2d<f32>;
+
+fn ld(t: texture_2d<f32>, i: u32) -> f32 {
+    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u), 0)[i & 3u];
+}
 
 fn ldt(t: texture_2d<f32>, i: u32) -> vec4<f32> {
     return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u), 0);
@@ -468,7 +474,9 @@ fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
     if (u32(si) < p.h) {
         let row = i32(plane * p.h * p.w) + si * i32(p.w);
         let sj = vec4<i32>(i32(j) - bitcast<i32>(p.pw)) + vec4<i32>(0, 1, 2, 3);
-        v = ldx(row + sj, below(sj, p.w));
+        let ok = below(sj, p.w);
+        let s = vec4<u32>(select(vec4<i32>(0), row + sj, ok));
+        v = select(vec4<f32>(0.0), vec4<f32>(ld(xs, s.x), ld(xs, s.y), ld(xs, s.z), ld(xs, s.w)), ok);
     }
     textureStore(lin, vec2<u32>(e & 4095u, e >> 12u), v);
 }

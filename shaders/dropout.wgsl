@@ -14,9 +14,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var xt: texture_2d<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> mask: array<f32>;
+
+// Tensors bound to texture_2d bindings arrive as linear textures (see
+// Gpu::dispatch_binds): flat element i at texel ((i/4) % 4096, (i/4) / 4096).
+// On lavapipe a texel fetch costs a fraction of a storage-buffer load.
+fn ld(t: texture_2d<f32>, i: u32) -> f32 {
+    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u), 0)[i & 3u];
+}
 
 const WG: u32 = 256u;
 
@@ -37,5 +44,5 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     if (i >= p.n) { return; }
     let m = select(0.0, p.scale, hash(i) >= p.threshold);
     mask[i] = m;
-    out[i] = x[i] * m;
+    out[i] = ld(xt, i) * m;
 }

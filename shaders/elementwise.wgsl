@@ -11,9 +11,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(1) var xt: texture_2d<f32>;
+@group(0) @binding(2) var yt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+
+// Tensors bound to texture_2d bindings arrive as linear textures (see
+// Gpu::dispatch_binds): vec4 i at texel (i % 4096, i / 4096). On lavapipe a
+// texel fetch costs a fraction of a storage-buffer load.
+fn ldt(t: texture_2d<f32>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u), 0);
+}
 
 const WG: u32 = 256u;
 
@@ -33,10 +40,10 @@ fn unary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     let i = index(gid, nwg);
     if (i >= n4()) { return; }
     if (p.mode == 8u) {
-        out[i] = vec4<f32>(p.a * x[0].x);
+        out[i] = vec4<f32>(p.a * ldt(xt, 0).x);
         return;
     }
-    let v = x[i];
+    let v = ldt(xt, i);
     var r: vec4<f32>;
     switch p.mode {
         case 0u: { r = p.a * v + p.b; }
@@ -58,8 +65,8 @@ fn unary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 fn unary_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = index(gid, nwg);
     if (i >= n4()) { return; }
-    let dy = y[i];
-    let v = x[i];
+    let dy = ldt(yt, i);
+    let v = ldt(xt, i);
     var r: vec4<f32>;
     switch p.mode {
         case 1u: { r = select(vec4<f32>(0.0), dy, v > vec4<f32>(0.0)); }
@@ -75,8 +82,8 @@ fn unary_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = index(gid, nwg);
     if (i >= n4()) { return; }
-    let u = x[i];
-    let v = y[i];
+    let u = ldt(xt, i);
+    let v = ldt(yt, i);
     var r: vec4<f32>;
     switch p.mode {
         case 0u: { r = p.a * u + p.b * v; }
@@ -92,5 +99,5 @@ fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 fn axpy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = index(gid, nwg);
     if (i >= n4()) { return; }
-    out[i] = out[i] + p.a * x[i];
+    out[i] = out[i] + p.a * ldt(xt, i);
 }

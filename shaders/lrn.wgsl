@@ -16,12 +16,19 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read> y_in: array<f32>;
-@group(0) @binding(4) var<storage, read> s_in: array<f32>;
+@group(0) @binding(1) var xt: texture_2d<f32>;
+@group(0) @binding(2) var dyt: texture_2d<f32>;
+@group(0) @binding(3) var y_int: texture_2d<f32>;
+@group(0) @binding(4) var s_int: texture_2d<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> s_out: array<f32>;
+
+// Tensors bound to texture_2d bindings arrive as linear textures (see
+// Gpu::dispatch_binds): flat element i at texel ((i/4) % 4096, (i/4) / 4096).
+// On lavapipe a texel fetch costs a fraction of a storage-buffer load.
+fn ld(t: texture_2d<f32>, i: u32) -> f32 {
+    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u), 0)[i & 3u];
+}
 
 const WG: u32 = 256u;
 
@@ -42,12 +49,12 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let hi = min(c + (p.size - 1u) / 2u + 1u, p.c);
     var sq = 0.0;
     for (var j = lo; j < hi; j++) {
-        let v = x[base + j * p.hw];
+        let v = ld(xt, base + j * p.hw);
         sq += v * v;
     }
     let s = p.k + p.alpha / f32(p.size) * sq;
     s_out[e] = s;
-    out[e] = x[e] * pow(s, -p.beta);
+    out[e] = ld(xt, e) * pow(s, -p.beta);
 }
 
 // dx_j = dy_j s_j^-beta - 2 alpha beta / size * x_j * sum_{c : j in window(c)} dy_c y_c / s_c
@@ -65,7 +72,7 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     var acc = 0.0;
     for (var c = lo; c < hi; c++) {
         let o = base + c * p.hw;
-        acc += dy[o] * y_in[o] / s_in[o];
+        acc += ld(dyt, o) * ld(y_int, o) / ld(s_int, o);
     }
-    out[e] = dy[e] * pow(s_in[e], -p.beta) - 2.0 * p.alpha * p.beta / f32(p.size) * x[e] * acc;
+    out[e] = ld(dyt, e) * pow(ld(s_int, e), -p.beta) - 2.0 * p.alpha * p.beta / f32(p.size) * ld(xt, e) * acc;
 }

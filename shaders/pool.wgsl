@@ -23,10 +23,19 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> idx_in: array<u32>;
+@group(0) @binding(1) var xt: texture_2d<f32>;
+// argmax indices are stored as f32 (exact below 2^24) so they can be read
+// as a texture too
+@group(0) @binding(2) var idx_int: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> idx_out: array<u32>;
+@group(0) @binding(4) var<storage, read_write> idx_out: array<f32>;
+
+// Tensors bound to texture_2d bindings arrive as linear textures (see
+// Gpu::dispatch_binds): flat element i at texel ((i/4) % 4096, (i/4) / 4096).
+// On lavapipe a texel fetch costs a fraction of a storage-buffer load.
+fn ld(t: texture_2d<f32>, i: u32) -> f32 {
+    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u), 0)[i & 3u];
+}
 
 const WG: u32 = 64u;
 
@@ -66,7 +75,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         var first = true;
         for (var ih = ha; ih < hb; ih++) {
             for (var iw = wa; iw < wb; iw++) {
-                let v = x[base + ih * p.w + iw];
+                let v = ld(xt, base + ih * p.w + iw);
                 // first maximum wins; a NaN wins (as in PyTorch)
                 if (first || v > best || v != v) {
                     best = v;
@@ -76,12 +85,12 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
             }
         }
         out[e] = best;
-        idx_out[e] = arg;
+        idx_out[e] = f32(arg);
     } else {
         var s = 0.0;
         for (var ih = ha; ih < hb; ih++) {
             for (var iw = wa; iw < wb; iw++) {
-                s += x[base + ih * p.w + iw];
+                s += ld(xt, base + ih * p.w + iw);
             }
         }
         out[e] = s / divisor(oh, ow);
@@ -111,9 +120,9 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         for (var ow = owa; ow < owb; ow++) {
             let o = base + oh * p.ow + ow;
             if (p.mode == 0u) {
-                if (idx_in[o] == here) { s += x[o]; }
+                if (u32(ld(idx_int, o)) == here) { s += ld(xt, o); }
             } else {
-                s += x[o] / divisor(oh, ow);
+                s += ld(xt, o) / divisor(oh, ow);
             }
         }
     }

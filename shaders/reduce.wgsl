@@ -9,43 +9,50 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var xt: texture_2d<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> idx: array<u32>;
 
+// Tensors bound to texture_2d bindings arrive as linear textures (see
+// Gpu::dispatch_binds): flat element i at texel ((i/4) % 4096, (i/4) / 4096).
+// On lavapipe a texel fetch costs a fraction of a storage-buffer load.
+fn ld(t: texture_2d<f32>, i: u32) -> f32 {
+    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u), 0)[i & 3u];
+}
+
 const WG: u32 = 64u;
 
-// out[r] = scale * sum_c x[r, c]
+// out[r] = scale * sum_c ld(xt, r, c)
 @compute @workgroup_size(64)
 fn sum_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let r = gid.x + gid.y * nwg.x * WG;
     if (r >= p.rows) { return; }
     var s = 0.0;
     let base = r * p.cols;
-    for (var c = 0u; c < p.cols; c++) { s += x[base + c]; }
+    for (var c = 0u; c < p.cols; c++) { s += ld(xt, base + c); }
     out[r] = p.scale * s;
 }
 
-// out[c] = scale * sum_r x[r, c]  (bias gradients)
+// out[c] = scale * sum_r ld(xt, r, c)  (bias gradients)
 @compute @workgroup_size(64)
 fn sum_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = gid.x + gid.y * nwg.x * WG;
     if (c >= p.cols) { return; }
     var s = 0.0;
-    for (var r = 0u; r < p.rows; r++) { s += x[r * p.cols + c]; }
+    for (var r = 0u; r < p.rows; r++) { s += ld(xt, r * p.cols + c); }
     out[c] = p.scale * s;
 }
 
-// out[r] = max_c x[r, c]; idx[r] = first argmax
+// out[r] = max_c ld(xt, r, c); idx[r] = first argmax
 @compute @workgroup_size(64)
 fn max_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let r = gid.x + gid.y * nwg.x * WG;
     if (r >= p.rows) { return; }
     let base = r * p.cols;
-    var m = x[base];
+    var m = ld(xt, base);
     var k = 0u;
     for (var c = 1u; c < p.cols; c++) {
-        let v = x[base + c];
+        let v = ld(xt, base + c);
         if (v > m) { m = v; k = c; }
     }
     out[r] = m;

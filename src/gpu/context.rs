@@ -26,31 +26,46 @@ pub enum Bind<'a> {
 /// them keeps other threads' recordings from landing in between.
 pub struct ScratchTextures<'a> {
     gpu: &'a Gpu,
-    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), wgpu::TextureView>>,
+    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
 }
+
+/// Texels per row of a linear texture: vec4 i of a flat array lives at
+/// texel (i % LINEAR_WIDTH, i / LINEAR_WIDTH) (`ldt`/`ld` in the shaders).
+pub const LINEAR_WIDTH: usize = 4096;
 
 impl ScratchTextures<'_> {
     /// The `width` x `height` texel texture for `slot` (distinct slots for
     /// textures bound in the same dispatch).
     pub fn get(&mut self, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
+        self.texture(width, height, slot).1
+    }
+
+    fn texture(&mut self, width: u32, height: u32, slot: u32) -> (wgpu::Texture, wgpu::TextureView) {
         let device = &self.gpu.device;
         self.map
             .entry((width, height, slot))
             .or_insert_with(|| {
-                device
-                    .create_texture(&wgpu::TextureDescriptor {
-                        label: Some("scratch texture"),
-                        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
-                        mip_level_count: 1,
-                        sample_count: 1,
-                        dimension: wgpu::TextureDimension::D2,
-                        format: wgpu::TextureFormat::Rgba32Float,
-                        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
-                        view_formats: &[],
-                    })
-                    .create_view(&Default::default())
+                let t = device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("scratch texture"),
+                    size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: wgpu::TextureFormat::Rgba32Float,
+                    usage: wgpu::TextureUsages::STORAGE_BINDING
+                        | wgpu::TextureUsages::TEXTURE_BINDING
+                        | wgpu::TextureUsages::COPY_DST,
+                    view_formats: &[],
+                });
+                let v = t.create_view(&Default::default());
+                (t, v)
             })
             .clone()
+    }
+
+    /// The linear texture `slot` with at least `vecs` vec4s.
+    pub fn linear(&mut self, vecs: usize, slot: u32) -> wgpu::TextureView {
+        self.get(LINEAR_WIDTH as u32, vecs.div_ceil(LINEAR_WIDTH).max(1) as u32, slot)
     }
 }
 
@@ -94,8 +109,11 @@ pub struct Gpu {
     prof: Mutex<Profiler>,
     /// Small read-only tensors uploaded once and shared (see `constant`).
     constants: Mutex<HashMap<(Vec<usize>, Vec<u32>), Tensor>>,
+    /// Linear textures that tensors bound to `texture_2d` bindings are
+    /// copied into, by (rows, binding); see `dispatch_binds`.
+    bound_textures: Mutex<HashMap<(u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
     /// Scratch rgba32float textures by (width, height, slot); see `ScratchTextures`.
-    textures: Mutex<HashMap<(u32, u32, u32), wgpu::TextureView>>,
+    textures: Mutex<HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
     params: wgpu::Buffer,
     slot: u64,
 }
@@ -248,6 +266,7 @@ impl Gpu {
             prof: Mutex::new(prof),
             constants: Mutex::default(),
             textures: Mutex::default(),
+            bound_textures: Mutex::default(),
             params,
             slot,
         }))
@@ -367,6 +386,14 @@ impl Gpu {
     }
 
     /// The general dispatch: each non-params binding is a [`Bind`].
+    ///
+    /// A whole tensor (`Bind::Buf(t, None)`) bound to a `texture_2d<f32>`
+    /// binding is first copied (in stream order, a memcpy on lavapipe) into a
+    /// linear rgba32float texture: flat element i at texel
+    /// ((i/4) % LINEAR_WIDTH, (i/4) / LINEAR_WIDTH), component i % 4, which
+    /// the shaders read with `ld`/`ldt`. lavapipe turns every storage-buffer
+    /// load into a per-lane loop, while a texel fetch is a few cycles: a
+    /// kernel streaming a large input reads it 4-8x faster this way.
     pub fn dispatch_binds<P: bytemuck::Pod>(
         &self,
         k: &'static Kernel,
@@ -400,6 +427,9 @@ impl Gpu {
         }
         let offset = rec.params.len() as u64;
         let mut entries = Vec::with_capacity(k.bindings.len());
+        // texture views of tensors copied into linear textures, by binding
+        let mut views = Vec::new();
+        let mut view_bindings = Vec::new();
         let mut next = bufs.iter();
         for &(binding, kind) in k.bindings {
             let resource = if kind == BindingKind::Uniform {
@@ -410,6 +440,11 @@ impl Gpu {
                 })
             } else {
                 match next.next().unwrap() {
+                    Bind::Buf(t, None) if kind == BindingKind::Texture => {
+                        views.push(self.linear_copy(&mut rec, t, binding));
+                        view_bindings.push(binding);
+                        continue;
+                    }
                     Bind::Buf(t, None) => t.buffer().as_entire_binding(),
                     Bind::Buf(t, Some((offset, size))) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                         buffer: t.buffer(),
@@ -421,6 +456,9 @@ impl Gpu {
             };
             entries.push(wgpu::BindGroupEntry { binding, resource });
         }
+        for (view, &binding) in views.iter().zip(&view_bindings) {
+            entries.push(wgpu::BindGroupEntry { binding, resource: wgpu::BindingResource::TextureView(view) });
+        }
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &pipeline.get_bind_group_layout(0),
@@ -429,6 +467,42 @@ impl Gpu {
         rec.params.extend_from_slice(bytes);
         rec.params.resize((offset + self.slot) as usize, 0);
         rec.cmds.push(Cmd::Dispatch { pipeline, bind_group, groups, kernel: k });
+    }
+
+    /// Record a copy of `t` into the linear texture kept for `binding` (and
+    /// its size); commands run in stream order, so the texture may be reused
+    /// by the next dispatch.
+    fn linear_copy(&self, rec: &mut Recorder, t: &Tensor, binding: u32) -> wgpu::TextureView {
+        let vecs = t.len().div_ceil(4).max(1);
+        let rows = vecs.div_ceil(LINEAR_WIDTH) as u32;
+        assert!(
+            rows <= self.limits.max_texture_dimension_2d,
+            "tensor {:?} is too large to read as a texture: {rows} rows of {LINEAR_WIDTH} texels, adapter allows {}",
+            t.shape(),
+            self.limits.max_texture_dimension_2d
+        );
+        let (texture, view) = self
+            .bound_textures
+            .lock()
+            .unwrap()
+            .entry((rows, binding))
+            .or_insert_with(|| {
+                let t = self.device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("linear copy of a tensor"),
+                    size: wgpu::Extent3d { width: LINEAR_WIDTH as u32, height: rows, depth_or_array_layers: 1 },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: wgpu::TextureFormat::Rgba32Float,
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                    view_formats: &[],
+                });
+                let v = t.create_view(&Default::default());
+                (t, v)
+            })
+            .clone();
+        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, vecs });
+        view
     }
 
     /// The scratch rgba32float textures (see [`ScratchTextures`]), locked

@@ -101,9 +101,11 @@ impl Profiler {
                     encode(&mut enc, c, None);
                     queue.submit([enc.finish()]);
                     device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
-                    if let Cmd::Dispatch { kernel, .. } = &c[0] {
-                        let ns = t.elapsed().as_nanos() as f64 - self.overhead_ns;
-                        self.add(kernel.name(), ns.max(0.0));
+                    let ns = (t.elapsed().as_nanos() as f64 - self.overhead_ns).max(0.0);
+                    match &c[0] {
+                        Cmd::Dispatch { kernel, .. } => self.add(kernel.name(), ns),
+                        Cmd::CopyToTexture { .. } => self.add("(copy tensor to texture)".into(), ns),
+                        _ => {}
                     }
                 }
             }

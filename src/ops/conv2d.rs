@@ -446,13 +446,10 @@ fn pack(
     tex
 }
 
-/// Texels per row of a linear texture (`ldt` in conv2d.wgsl).
-const LIN_W: usize = 4096;
-
 /// The scratch texture `slot` viewed as a linear array of at least `vecs`
-/// vec4s (texel i at (i % LIN_W, i / LIN_W)).
+/// vec4s (see `ScratchTextures::linear`).
 fn lin_texture(texs: &mut ScratchTextures, vecs: usize, slot: u32) -> wgpu::TextureView {
-    texs.get(LIN_W as u32, vecs.div_ceil(LIN_W).max(1) as u32, slot)
+    texs.linear(vecs, slot)
 }
 
 /// Copy [planes, h, w] into a zero-filled [planes, hp, wp] with the source
@@ -483,8 +480,8 @@ fn pad_planes(
         total: vecs as u32,
         ..Default::default()
     };
-    // bindings in order: x(1), lin(12)
-    gpu.dispatch_binds(&k::CONV2D_PAD, &[], &p, &[Bind::Buf(x, None), Bind::Tex(&out)], groups_1d(vecs, WG as u32));
+    // bindings in order: lin(12), xs(14) (x copied into a texture)
+    gpu.dispatch_binds(&k::CONV2D_PAD, &[], &p, &[Bind::Tex(&out), Bind::Buf(x, None)], groups_1d(vecs, WG as u32));
     out
 }
 

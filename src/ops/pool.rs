@@ -80,13 +80,15 @@ impl Pool2d {
     }
 }
 
-/// Max pooling: (out [N,C,OH,OW], argmax as u32 index ih*W+iw into each
-/// input plane, as PyTorch's `return_indices=True`).
+/// Max pooling: (out [N,C,OH,OW], argmax index ih*W+iw into each input
+/// plane, as PyTorch's `return_indices=True`, stored as f32 (exact: planes
+/// are far below 2^24 elements) so the backward reads it as a texture).
 pub fn max_pool2d_forward(gpu: &Arc<Gpu>, x: &Tensor, pool: &Pool2d) -> (Tensor, Tensor) {
     let shape = pool.out_shape(x.shape());
     let out = gpu.alloc(&shape);
     let idx = gpu.alloc(&shape);
     let p = pool.params(x.shape(), MAX);
+    assert!(x.shape()[2] * x.shape()[3] < 1 << 24, "max_pool2d: planes of 2^24 elements or more");
     gpu.dispatch(&k::POOL_FORWARD, &p, &[x, &out, &idx], groups_1d(out.len(), 64));
     (out, idx)
 }
