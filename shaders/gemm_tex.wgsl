@@ -34,13 +34,21 @@ struct Params {
 @group(0) @binding(2) var tb: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
-@group(0) @binding(5) var<storage, read> src: array<f32>;
+// the operand to pack, as a linear texture copy (Gpu::dispatch_binds): flat
+// element i in texel ((i/4) % 4096, (i/4) / 4096), vec4 i in (i % 4096, i / 4096)
+@group(0) @binding(5) var srct: texture_2d<f32>;
 @group(0) @binding(6) var dst: texture_storage_2d<rgba32float, write>;
 // vec4 views of bias and C for `gemm_tex_n4` (N a multiple of 4).
 @group(0) @binding(7) var<storage, read> bias4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> c4: array<vec4<f32>>;
-// vec4 view of the packed operand for `pack_tex_v4` / `pack_tex_t4`.
-@group(0) @binding(9) var<storage, read> src4: array<vec4<f32>>;
+
+fn src4(i: u32) -> vec4<f32> {
+    return textureLoad(srct, vec2<u32>(i & 4095u, i >> 12u), 0);
+}
+
+fn src(i: u32) -> f32 {
+    return src4(i >> 2u)[i & 3u];
+}
 
 // texel (x, y) of dst = op(src)(y, 4x .. 4x+3), zero outside rows x cols.
 @compute @workgroup_size(8, 8)
@@ -51,7 +59,7 @@ fn pack_tex(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (gid.y < p.rows) {
         for (var e = 0u; e < 4u; e++) {
             let col = gid.x * 4u + e;
-            if (col < p.cols) { v[e] = src[gid.y * p.s0 + col * p.s1]; }
+            if (col < p.cols) { v[e] = src(gid.y * p.s0 + col * p.s1); }
         }
     }
     textureStore(dst, vec2<u32>(gid.x, gid.y), v);
@@ -65,7 +73,7 @@ fn pack_tex_v4(@builtin(global_invocation_id) gid: vec3<u32>) {
     let dims = textureDimensions(dst);
     if (gid.x >= dims.x || gid.y >= dims.y) { return; }
     var v = vec4<f32>(0.0);
-    if (gid.y < p.rows && gid.x * 4u < p.cols) { v = src4[gid.y * (p.s0 / 4u) + gid.x]; }
+    if (gid.y < p.rows && gid.x * 4u < p.cols) { v = src4(gid.y * (p.s0 / 4u) + gid.x); }
     textureStore(dst, vec2<u32>(gid.x, gid.y), v);
 }
 
@@ -82,7 +90,7 @@ fn pack_tex_t4(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (y0 < p.rows) {
         for (var e = 0u; e < 4u; e++) {
             let col = gid.x * 4u + e;
-            if (col < p.cols) { m[e] = src4[col * (p.s1 / 4u) + gid.y]; }
+            if (col < p.cols) { m[e] = src4(col * (p.s1 / 4u) + gid.y); }
         }
     }
     let t = transpose(m);

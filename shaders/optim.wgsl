@@ -1,5 +1,7 @@
-// Optimiser updates, one thread per 4 parameters: vec4 loads cut the load
-// instruction count 4x, which is what lavapipe's cost follows. Pooled
+// Optimiser updates, one thread per 4 parameters. Every operand is read
+// from a linear texture copy (see Gpu::dispatch_binds; w, m and v are bound
+// twice: a texture to read, a storage buffer to write): on lavapipe a
+// storage load is a per-lane loop, a texel fetch a few cycles. Pooled
 // buffers are padded to 256 bytes, so the last vec4 is always in bounds;
 // padding lanes compute garbage that nobody reads.
 
@@ -20,9 +22,17 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var gt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
+
+@group(0) @binding(5) var wt: texture_2d<f32>;
+@group(0) @binding(6) var mt: texture_2d<f32>;
+@group(0) @binding(7) var vt: texture_2d<f32>;
+
+fn ldt(t: texture_2d<f32>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u), 0);
+}
 
 const WG: u32 = 256u;
 
@@ -31,9 +41,9 @@ const WG: u32 = 256u;
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG;
     if (i >= (p.n + 3u) / 4u) { return; }
-    let wi = w[i];
-    let d = g[i] + p.weight_decay * wi;
-    let mi = p.momentum * m[i] + d;
+    let wi = ldt(wt, i);
+    let d = ldt(gt, i) + p.weight_decay * wi;
+    let mi = p.momentum * ldt(mt, i) + d;
     m[i] = mi;
     w[i] = wi - p.lr * mi;
 }
@@ -43,10 +53,10 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG;
     if (i >= (p.n + 3u) / 4u) { return; }
-    let wi = w[i];
-    let d = g[i] + p.weight_decay * wi;
-    let mi = p.momentum * m[i] + (1.0 - p.momentum) * d;
-    let vi = p.beta2 * v[i] + (1.0 - p.beta2) * d * d;
+    let wi = ldt(wt, i);
+    let d = ldt(gt, i) + p.weight_decay * wi;
+    let mi = p.momentum * ldt(mt, i) + (1.0 - p.momentum) * d;
+    let vi = p.beta2 * ldt(vt, i) + (1.0 - p.beta2) * d * d;
     m[i] = mi;
     v[i] = vi;
     let mhat = mi / p.bc1;

@@ -73,8 +73,8 @@ fn pack(
         (false, _) => (&k::GEMM_TEX_PACK_TEX, 1),
     };
     let groups = [(width as u32).div_ceil(8), (height as u32).div_ceil(8 * rows_per_lane), 1];
-    // Bindings go in binding order: `src` (5) < `dst` (6) < `src4` (9).
-    let binds = if ld % 4 == 0 { [Bind::Tex(&tex), Bind::Buf(x, None)] } else { [Bind::Buf(x, None), Bind::Tex(&tex)] };
+    // `srct` (5; the tensor, copied into a linear texture), `dst` (6)
+    let binds = [Bind::Buf(x, None), Bind::Tex(&tex)];
     gpu.dispatch_binds(kernel, &[], &p, &binds, groups);
     tex
 }

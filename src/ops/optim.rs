@@ -23,7 +23,8 @@ pub fn sgd(gpu: &Gpu, w: &Tensor, g: &Tensor, m: &Tensor, lr: f32, momentum: f32
     let n = w.len();
     assert!(g.len() == n && m.len() == n, "sgd: state length mismatch");
     let p = Params { n: n as u32, lr, momentum, weight_decay, ..Default::default() };
-    gpu.dispatch(&k::OPTIM_SGD, &p, &[w, g, m], groups_1d(n.div_ceil(4), 256));
+    // w and m twice: storage to write (1, 3), textures to read (5, 6)
+    gpu.dispatch(&k::OPTIM_SGD, &p, &[w, g, m, w, m], groups_1d(n.div_ceil(4), 256));
 }
 
 /// PyTorch Adam at step `t` (1-based), in place.
@@ -53,5 +54,6 @@ pub fn adam(
         bc2: 1.0 - betas.1.powi(t as i32),
         ..Default::default()
     };
-    gpu.dispatch(&k::OPTIM_ADAM, &p, &[w, g, m, v], groups_1d(n.div_ceil(4), 256));
+    // w, m, v twice: storage to write (1, 3, 4), textures to read (5, 6, 7)
+    gpu.dispatch(&k::OPTIM_ADAM, &p, &[w, g, m, v, w, m, v], groups_1d(n.div_ceil(4), 256));
 }
