@@ -208,7 +208,7 @@ fn bn_eval_ref(x: &[f64], g: &[f64], b: &[f64], rm: &[f64], rv: &[f64], s: &[usi
         .collect()
 }
 
-// HW % 4 == 0 takes the one-texel path in the shader, other HW four fetches;
+// HW % 4 == 0 and not (the shader once had separate paths for them);
 // [8, 5, 32, 32] spans several texture rows.
 const BN_SHAPES: [&[usize]; 9] = [
     &[3, 4, 5, 6],
