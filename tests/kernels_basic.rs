@@ -10,7 +10,7 @@ use common::*;
 #[test]
 fn unary_functions_match_oracle() {
     let gpu = gpu();
-    for &n in &[1usize, 7, 255, 257, 1000] {
+    for &n in &[1usize, 7, 255, 257, 1000, 70_001] {
         let x = randn(&mut rng(n as u64), n, 3.0);
         let t = gpu.upload(&x, &[n]);
         let cases: Vec<(Unary, f32, f32, Box<dyn Fn(f64) -> f64>)> = vec![
@@ -115,7 +115,7 @@ fn large_dispatch_folds_into_2d() {
 #[test]
 fn reductions_match_oracle() {
     let gpu = gpu();
-    for &(r, c) in &[(1usize, 1usize), (7, 13), (129, 65), (3, 1000)] {
+    for &(r, c) in &[(1usize, 1usize), (7, 13), (129, 65), (3, 1000), (257, 129)] {
         let x = randn(&mut rng((r * c) as u64), r * c, 1.0);
         let t = gpu.upload(&x, &[r, c]);
         let rows: Vec<f64> =
