@@ -26,7 +26,7 @@ pub enum Bind<'a> {
 /// them keeps other threads' recordings from landing in between.
 pub struct ScratchTextures<'a> {
     gpu: &'a Gpu,
-    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
+    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), wgpu::TextureView>>,
 }
 
 /// Texels per row of a linear texture: vec4 i of a flat array lives at
@@ -37,28 +37,12 @@ impl ScratchTextures<'_> {
     /// The `width` x `height` texel texture for `slot` (distinct slots for
     /// textures bound in the same dispatch).
     pub fn get(&mut self, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
-        self.texture(width, height, slot).1
-    }
-
-    fn texture(&mut self, width: u32, height: u32, slot: u32) -> (wgpu::Texture, wgpu::TextureView) {
         let device = &self.gpu.device;
         self.map
             .entry((width, height, slot))
             .or_insert_with(|| {
-                let t = device.create_texture(&wgpu::TextureDescriptor {
-                    label: Some("scratch texture"),
-                    size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
-                    mip_level_count: 1,
-                    sample_count: 1,
-                    dimension: wgpu::TextureDimension::D2,
-                    format: wgpu::TextureFormat::Rgba32Float,
-                    usage: wgpu::TextureUsages::STORAGE_BINDING
-                        | wgpu::TextureUsages::TEXTURE_BINDING
-                        | wgpu::TextureUsages::COPY_DST,
-                    view_formats: &[],
-                });
-                let v = t.create_view(&Default::default());
-                (t, v)
+                let usage = wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING;
+                rgba32f_texture(device, width, height, usage, "scratch texture").create_view(&Default::default())
             })
             .clone()
     }
@@ -67,6 +51,26 @@ impl ScratchTextures<'_> {
     pub fn linear(&mut self, vecs: usize, slot: u32) -> wgpu::TextureView {
         self.get(LINEAR_WIDTH as u32, vecs.div_ceil(LINEAR_WIDTH).max(1) as u32, slot)
     }
+}
+
+/// A 2-D rgba32float texture (scratch textures and linear tensor copies).
+fn rgba32f_texture(
+    device: &wgpu::Device,
+    width: u32,
+    height: u32,
+    usage: wgpu::TextureUsages,
+    label: &str,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Float,
+        usage,
+        view_formats: &[],
+    })
 }
 
 /// `--device`: which kind of adapter to use.
@@ -113,7 +117,7 @@ pub struct Gpu {
     /// copied into, by (rows, binding); see `dispatch_binds`.
     bound_textures: Mutex<HashMap<(u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
     /// Scratch rgba32float textures by (width, height, slot); see `ScratchTextures`.
-    textures: Mutex<HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
+    textures: Mutex<HashMap<(u32, u32, u32), wgpu::TextureView>>,
     params: wgpu::Buffer,
     slot: u64,
 }
@@ -445,6 +449,9 @@ impl Gpu {
                         view_bindings.push(binding);
                         continue;
                     }
+                    Bind::Buf(t, Some(_)) if kind == BindingKind::Texture => {
+                        panic!("{}: binding {binding} is a texture; bind the whole tensor {:?}", k.name(), t.shape())
+                    }
                     Bind::Buf(t, None) => t.buffer().as_entire_binding(),
                     Bind::Buf(t, Some((offset, size))) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                         buffer: t.buffer(),
@@ -487,16 +494,8 @@ impl Gpu {
             .unwrap()
             .entry((rows, binding))
             .or_insert_with(|| {
-                let t = self.device.create_texture(&wgpu::TextureDescriptor {
-                    label: Some("linear copy of a tensor"),
-                    size: wgpu::Extent3d { width: LINEAR_WIDTH as u32, height: rows, depth_or_array_layers: 1 },
-                    mip_level_count: 1,
-                    sample_count: 1,
-                    dimension: wgpu::TextureDimension::D2,
-                    format: wgpu::TextureFormat::Rgba32Float,
-                    usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                    view_formats: &[],
-                });
+                let usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+                let t = rgba32f_texture(&self.device, LINEAR_WIDTH as u32, rows, usage, "linear copy of a tensor");
                 let v = t.create_view(&Default::default());
                 (t, v)
             })

@@ -8,7 +8,7 @@ mod pool;
 mod profiler;
 mod recorder;
 
-pub use context::{adapter_report, list_adapters, Bind, DeviceChoice, Gpu, GpuOptions, ScratchTextures, LINEAR_WIDTH};
+pub use context::{adapter_report, list_adapters, Bind, DeviceChoice, Gpu, GpuOptions, ScratchTextures};
 pub use kernel::{kernels, BindingKind, Kernel};
 pub use pool::BufferPool;
 pub use profiler::ProfileMode;

@@ -22,7 +22,7 @@ pub enum Cmd {
         buf: wgpu::Buffer,
     },
     /// The first `vecs` vec4s of `src` into a linear texture (see
-    /// `ScratchTextures::tensor`).
+    /// `Gpu::dispatch_binds`).
     CopyToTexture {
         src: wgpu::Buffer,
         texture: wgpu::Texture,

@@ -420,7 +420,7 @@ struct Fast {
 }
 
 /// Weights in `forward_fast` order, [taps, channels rounded up to 8], into
-/// the linear texture `slot` (see `lin_texture`).
+/// the linear texture `slot` (see `ScratchTextures::linear`).
 /// `flipped`: taps (o, kh, kw) of the flipped kernel, channels c (for dx).
 fn pack(
     gpu: &Gpu,
@@ -435,7 +435,7 @@ fn pack(
     } else {
         (g.c * g.kh * g.kw, g.o.next_multiple_of(8))
     };
-    let tex = lin_texture(texs, taps * width / 4, slot);
+    let tex = texs.linear(taps * width / 4, slot);
     let mut p = g.params();
     p.chunk = (width / 4) as u32;
     p.flags = (flipped as u32) << 1;
@@ -444,12 +444,6 @@ fn pack(
     let groups = groups_1d(taps * width / 4, WG as u32);
     gpu.dispatch_binds(&k::CONV2D_PACK, &[], &p, &[Bind::Buf(w, None), Bind::Tex(&tex)], groups);
     tex
-}
-
-/// The scratch texture `slot` viewed as a linear array of at least `vecs`
-/// vec4s (see `ScratchTextures::linear`).
-fn lin_texture(texs: &mut ScratchTextures, vecs: usize, slot: u32) -> wgpu::TextureView {
-    texs.linear(vecs, slot)
 }
 
 /// Copy [planes, h, w] into a zero-filled [planes, hp, wp] with the source
@@ -469,7 +463,7 @@ fn pad_planes(
     assert_eq!(x.len(), planes * h * w);
     assert_eq!(wp % 4, 0, "pad: padded rows must be whole vec4s");
     let vecs = planes * hp * wp / 4;
-    let out = lin_texture(texs, vecs, slot);
+    let out = texs.linear(vecs, slot);
     let p = Params {
         h: h as u32,
         w: w as u32,

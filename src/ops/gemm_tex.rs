@@ -6,9 +6,9 @@
 //! runs `gemm_tex` (32 rows x 4 columns of C per lane, A shared across a
 //! subgroup by broadcast). The shader header says why textures: on llvmpipe
 //! a texel fetch costs about an eighth of a storage-buffer load. Measured
-//! with `advlab bench gemm` at 1024^3 on an idle 2-core machine: 14.6-17.4
-//! GFLOP/s, about twice the best storage-buffer kernel (`cpu_ubo2`, 7.4-7.5,
-//! kept as the fallback).
+//! with `advlab bench gemm` at 1024^3 on the quiet 2-core machine: 35-37
+//! GFLOP/s; under load the best storage-buffer kernel (`cpu_ubo2`, kept as
+//! the fallback) gave 7.4-7.5 where this gave 14.6-17.4.
 
 use crate::gpu::{kernels as k, Bind, Gpu, ScratchTextures};
 use crate::tensor::Tensor;

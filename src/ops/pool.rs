@@ -131,7 +131,9 @@ pub fn avg_pool2d_backward(
     let dx = gpu.alloc(x_shape);
     let mode = if count_include_pad { AVG_INCLUDE_PAD } else { AVG_EXCLUDE_PAD };
     let p = pool.params(x_shape, mode);
-    // idx_in is not read in average mode; dy stands in for it.
-    gpu.dispatch(&k::POOL_BACKWARD, &p, &[dy, dy, &dx], groups_1d(dx.len(), 64));
+    // idx_in is not read in average mode: a cached 1-element constant stands
+    // in (binding dy would copy it into a texture a second time).
+    let unused_idx = gpu.constant(&[0.0], &[1]);
+    gpu.dispatch(&k::POOL_BACKWARD, &p, &[dy, &unused_idx, &dx], groups_1d(dx.len(), 64));
     dx
 }
