@@ -95,9 +95,14 @@ struct TrainCmd {
     /// Where to write results.json
     #[arg(long, default_value = "results.json")]
     results: PathBuf,
-    /// Augment: random crop with 4-pixel zero padding + horizontal flip (CIFAR)
+    /// Augment the training images: crop-flip (random crop with 4-pixel zero padding + horizontal flip,
+    /// what a bare --augment means), flip (horizontal flip only) or none
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "crop-flip", default_value = "none")]
+    augment: advlab::nn::train::Augment,
+    /// Start from these weights (safetensors of the same --arch) with a fresh optimiser, e.g. to fine-tune;
+    /// ignored when --resume finds a checkpoint
     #[arg(long)]
-    augment: bool,
+    init: Option<PathBuf>,
     /// Learning-rate schedule, stepped per epoch
     #[arg(long, value_enum, default_value_t = cli::train::ScheduleKind::Constant)]
     schedule: cli::train::ScheduleKind,
@@ -233,6 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 resume: t.resume,
                 results: t.results,
                 augment: t.augment,
+                init: t.init,
                 schedule: t.schedule,
                 step_size: t.step_size,
                 gamma: t.gamma,

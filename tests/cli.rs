@@ -242,3 +242,41 @@ fn default_train_then_eval_on_bundled_data() {
     assert!(ok, "{err}");
     assert!(stdout.contains('%'), "{stdout}");
 }
+
+#[test]
+fn train_init_starts_from_the_given_weights() {
+    // With lr 0 one epoch leaves the --init weights as they were, bit for bit.
+    let fx = fixture();
+    let (init, out, res) = (fx.join("model.safetensors"), tmp("init.safetensors"), tmp("init.json"));
+    let (init, out2) = (init.to_str().unwrap(), tmp("init2.safetensors"));
+    let args = [
+        "train",
+        "--arch",
+        "mlp:784-32-16-10",
+        "--epochs",
+        "1",
+        "--lr",
+        "0",
+        "--augment",
+        "flip",
+        "--init",
+        init,
+        "--out",
+        out.to_str().unwrap(),
+        "--results",
+        res.to_str().unwrap(),
+    ];
+    let (ok, _, err) = advlab(&args);
+    assert!(ok, "train --init failed: {err}");
+    let (a, b) = (std::fs::read(init).unwrap(), std::fs::read(&out).unwrap());
+    let (a, b) =
+        (safetensors::SafeTensors::deserialize(&a).unwrap(), safetensors::SafeTensors::deserialize(&b).unwrap());
+    for name in ["fc1.weight", "fc1.bias", "fc2.weight", "fc3.weight", "fc3.bias"] {
+        assert_eq!(a.tensor(name).unwrap().data(), b.tensor(name).unwrap().data(), "{name} changed");
+    }
+    // weights of another architecture: one line naming the file and the tensor
+    assert_one_line_error(
+        &["train", "--arch", "mlp:784-20-10", "--epochs", "1", "--init", init, "--out", out2.to_str().unwrap()],
+        &["model.safetensors", "fc1.weight"],
+    );
+}

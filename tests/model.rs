@@ -188,7 +188,7 @@ fn tiny_conv_bn_arch() -> Arch {
 
 #[test]
 fn resume_replays_bit_for_bit_with_batchnorm_dropout_and_augmentation() {
-    use advlab::nn::train::EpochOptions;
+    use advlab::nn::train::{Augment, EpochOptions};
     let gpu = gpu();
     let dir = std::env::temp_dir().join(format!("advlab-resume-bn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -196,7 +196,7 @@ fn resume_replays_bit_for_bit_with_batchnorm_dropout_and_augmentation() {
     let mut c = small_config(2);
     c.optim = OptimConfig::new(OptimKind::Sgd, 0.02);
     c.optim.weight_decay = 5e-4;
-    let opts = EpochOptions { augment: true };
+    let opts = EpochOptions { augment: Augment::CropFlip };
     let run = |m: &Model, o: &mut Optimizer, e: usize| {
         train::train_epoch_with(&gpu, m, o, &train_set, &c, e, 0.02, &opts, |_, _, _| {}).unwrap()
     };
@@ -307,7 +307,7 @@ fn cifar_convnets_take_a_training_step() {
             &cfg,
             0,
             0.01,
-            &train::EpochOptions { augment: true },
+            &train::EpochOptions { augment: train::Augment::CropFlip },
             |_, _, _| {},
         )
         .unwrap();

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::data::{self, DataSpec, Split};
 use crate::gpu::GpuOptions;
 use crate::nn::optim::{lr_at, OptimConfig, OptimKind, Optimizer, Schedule};
-use crate::nn::train::{self, EpochOptions, TrainConfig};
+use crate::nn::train::{self, Augment, EpochOptions, TrainConfig};
 use crate::nn::{Arch, Model};
 use crate::report;
 
@@ -27,8 +27,10 @@ pub struct TrainArgs {
     pub out: PathBuf,
     pub resume: bool,
     pub results: PathBuf,
-    /// Random crop (4-pixel zero padding) + horizontal flip per image.
-    pub augment: bool,
+    /// Training-image augmentation.
+    pub augment: Augment,
+    /// Initial weights for a fresh run (fine-tuning).
+    pub init: Option<PathBuf>,
     /// Learning-rate schedule: constant, step or cosine.
     pub schedule: ScheduleKind,
     /// Epochs between decays of the step schedule.
@@ -95,7 +97,14 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         if a.resume {
             eprintln!("--resume: no checkpoint at {} yet, starting fresh", a.out.display());
         }
-        let model = Model::init(&gpu, arch, a.seed);
+        let model = match &a.init {
+            Some(path) => {
+                let m = Model::load(&gpu, arch, path)?;
+                eprintln!("starting from the weights in {} (fresh optimiser state)", path.display());
+                m
+            }
+            None => Model::init(&gpu, arch, a.seed),
+        };
         let opt = Optimizer::new(&gpu, &model, ocfg);
         (model, opt, 0)
     };
@@ -110,7 +119,10 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         a.optim,
         lr,
         schedule,
-        if a.augment { ", augmented" } else { "" }
+        match a.augment {
+            Augment::None => String::new(),
+            other => format!(", augment {other:?}"),
+        }
     );
 
     let mut history = Vec::new();
@@ -176,7 +188,7 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         "train",
         Some(&gpu),
         json!({"arch": a.arch, "data": format!("{:?}", a.data), "train_images": train_set.n, "test_images": test_set.n,
-               "config": cfg, "schedule": schedule, "augment": a.augment, "out": a.out, "resumed_from_epoch": start_epoch}),
+               "config": cfg, "schedule": schedule, "augment": a.augment, "init": a.init, "out": a.out, "resumed_from_epoch": start_epoch}),
         json!({"epochs": history, "test": final_eval}),
     );
     report::write_json(&a.results, &v)?;

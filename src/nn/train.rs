@@ -71,15 +71,37 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
+/// Training-set augmentation, drawn on the host per image from (seed, epoch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Augment {
+    /// None: the images as stored.
+    #[default]
+    None,
+    /// Random crop with 4-pixel zero padding + horizontal flip (CIFAR-style).
+    CropFlip,
+    /// Horizontal flip only: half the regularisation of crop-flip, for small
+    /// nets that underfit with crops.
+    Flip,
+}
+
+impl Augment {
+    /// Pixels of zero padding for the random crop (0: no crop).
+    pub fn pad(self) -> usize {
+        match self {
+            Augment::CropFlip => AUGMENT_PAD,
+            Augment::None | Augment::Flip => 0,
+        }
+    }
+}
+
 /// Per-run training options beyond [`TrainConfig`].
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct EpochOptions {
-    /// Random crop with 4-pixel zero padding + horizontal flip (CIFAR-style),
-    /// drawn on the host per image from (seed, epoch).
-    pub augment: bool,
+    pub augment: Augment,
 }
 
-/// Pixels of zero padding for the random crop of `--augment`.
+/// Pixels of zero padding for the random crop of `--augment crop-flip`.
 pub const AUGMENT_PAD: usize = 4;
 
 /// The per-epoch augmentation stream: independent of the shuffle's.
@@ -88,24 +110,27 @@ pub fn augment_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
 }
 
 /// In place on `n` images [C, H, W] laid out back to back: shift by a
-/// random (dy, dx) in [-4, 4]² with zeros shifted in (= a random crop of the
-/// image zero-padded by 4), then mirror left-right with probability 1/2.
-/// Draws three numbers per image from `rng`, in image order.
+/// random (dy, dx) in [-pad, pad]² with zeros shifted in (= a random crop of
+/// the image zero-padded by `pad`; none when `pad` is 0), then mirror
+/// left-right with probability 1/2. Draws its numbers per image from `rng`,
+/// in image order.
+#[allow(clippy::too_many_arguments)]
 pub fn augment_images(
     images: &mut [f32],
     n: usize,
     c: usize,
     h: usize,
     w: usize,
+    pad: usize,
     rng: &mut ChaCha8Rng,
     scratch: &mut Vec<f32>,
 ) {
     let per = c * h * w;
     assert_eq!(images.len(), n * per, "augment_images: {} values for {n} images of {c}x{h}x{w}", images.len());
-    let p = AUGMENT_PAD as i64;
+    let p = pad as i64;
     for img in images.chunks_mut(per) {
-        let oy = rng.random_range(-p..=p) as isize;
-        let ox = rng.random_range(-p..=p) as isize;
+        let (oy, ox) =
+            if p > 0 { (rng.random_range(-p..=p) as isize, rng.random_range(-p..=p) as isize) } else { (0, 0) };
         let flip = rng.random_bool(0.5);
         scratch.clear();
         scratch.extend_from_slice(img);
@@ -172,12 +197,21 @@ pub fn train_epoch_with(
     let mut aug_rng = augment_rng(cfg.seed, epoch);
     let mut scratch = Vec::new();
     for (step, idx) in order.chunks(cfg.batch).enumerate() {
-        let (x, y) = if opts.augment {
+        let (x, y) = if opts.augment != Augment::None {
             host.clear();
             for &i in idx {
                 host.extend_from_slice(data.image(i));
             }
-            augment_images(&mut host, idx.len(), data.c, data.h, data.w, &mut aug_rng, &mut scratch);
+            augment_images(
+                &mut host,
+                idx.len(),
+                data.c,
+                data.h,
+                data.w,
+                opts.augment.pad(),
+                &mut aug_rng,
+                &mut scratch,
+            );
             let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i]).collect();
             (gpu.upload(&host, &[idx.len(), data.c, data.h, data.w]), gpu.upload_u32(&labels, &[idx.len()]))
         } else {
@@ -302,7 +336,7 @@ mod tests {
             let flip = probe.random_bool(0.5);
             seen_flip[flip as usize] = true;
             let mut out = img.clone();
-            augment_images(&mut out, 1, c, h, w, &mut rng, &mut scratch);
+            augment_images(&mut out, 1, c, h, w, AUGMENT_PAD, &mut rng, &mut scratch);
             for ch in 0..c {
                 for y in 0..h {
                     for x in 0..w {
@@ -321,12 +355,32 @@ mod tests {
         assert!(seen_flip[0] && seen_flip[1]);
         // same seed and epoch, same draws; another epoch, others
         let (mut a, mut b) = (img.repeat(8), img.repeat(8));
-        augment_images(&mut a, 8, c, h, w, &mut augment_rng(3, 2), &mut scratch);
-        augment_images(&mut b, 8, c, h, w, &mut augment_rng(3, 2), &mut scratch);
+        augment_images(&mut a, 8, c, h, w, AUGMENT_PAD, &mut augment_rng(3, 2), &mut scratch);
+        augment_images(&mut b, 8, c, h, w, AUGMENT_PAD, &mut augment_rng(3, 2), &mut scratch);
         assert_eq!(a, b);
         let mut d = img.repeat(8);
-        augment_images(&mut d, 8, c, h, w, &mut augment_rng(3, 3), &mut scratch);
+        augment_images(&mut d, 8, c, h, w, AUGMENT_PAD, &mut augment_rng(3, 3), &mut scratch);
         assert_ne!(a, d);
+    }
+
+    #[test]
+    fn flip_only_augment_mirrors_or_keeps_each_image() {
+        let (c, h, w) = (3, 4, 5);
+        let img: Vec<f32> = (0..c * h * w).map(|i| i as f32 + 1.0).collect();
+        let mirror: Vec<f32> = (0..c * h * w).map(|i| img[(i / w) * w + (w - 1 - i % w)]).collect();
+        let mut out = img.repeat(64);
+        augment_images(&mut out, 64, c, h, w, Augment::Flip.pad(), &mut augment_rng(5, 1), &mut Vec::new());
+        let (mut kept, mut flipped) = (0, 0);
+        for o in out.chunks(c * h * w) {
+            if o == img.as_slice() {
+                kept += 1;
+            } else if o == mirror.as_slice() {
+                flipped += 1;
+            } else {
+                panic!("flip-only augmentation shifted an image: {o:?}");
+            }
+        }
+        assert!(kept > 10 && flipped > 10, "kept {kept}, flipped {flipped} of 64");
     }
 }
 
