@@ -41,14 +41,14 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 // the operand to pack, as a linear texture copy (Gpu::dispatch_binds): flat
 // element i in texel ((i/4) % 4096, (i/4) / 4096), vec4 i in (i % 4096, i / 4096)
-@group(0) @binding(5) var srct: texture_2d<f32>;
+@group(0) @binding(5) var srct: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(6) var dst: texture_storage_2d<rgba32float, write>;
 // vec4 views of bias and C for `gemm_tex_n4` (N a multiple of 4).
 @group(0) @binding(7) var<storage, read> bias4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> c4: array<vec4<f32>>;
 
 fn src4(i: u32) -> vec4<f32> {
-    return textureLoad(srct, vec2<u32>(i & 4095u, i >> 12u), 0);
+    return textureLoad(srct, vec2<u32>(i & 4095u, i >> 12u));
 }
 
 fn src(i: u32) -> f32 {

@@ -26,7 +26,7 @@ pub enum Bind<'a> {
 /// them keeps other threads' recordings from landing in between.
 pub struct ScratchTextures<'a> {
     gpu: &'a Gpu,
-    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), wgpu::TextureView>>,
+    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
 }
 
 /// Texels per row of a linear texture: vec4 i of a flat array lives at
@@ -37,14 +37,31 @@ impl ScratchTextures<'_> {
     /// The `width` x `height` texel texture for `slot` (distinct slots for
     /// textures bound in the same dispatch).
     pub fn get(&mut self, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
+        self.entry(width, height, slot).1.clone()
+    }
+
+    fn entry(&mut self, width: u32, height: u32, slot: u32) -> &(wgpu::Texture, wgpu::TextureView) {
         let device = &self.gpu.device;
-        self.map
-            .entry((width, height, slot))
-            .or_insert_with(|| {
-                let usage = wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING;
-                rgba32f_texture(device, width, height, usage, "scratch texture").create_view(&Default::default())
-            })
-            .clone()
+        self.map.entry((width, height, slot)).or_insert_with(|| {
+            let usage = wgpu::TextureUsages::STORAGE_BINDING
+                | wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::COPY_DST;
+            let t = rgba32f_texture(device, width, height, usage, "scratch texture");
+            let v = t.create_view(&Default::default());
+            (t, v)
+        })
+    }
+
+    /// The `width` x `height` texture for `slot` with tensor `t` copied in
+    /// row by row (`width` texels of t per texture row, from its first
+    /// element; rows past `t.len() / (4 width)` keep what they held). `width`
+    /// must be a multiple of 16 (wgpu copies whole 256-byte row pitches).
+    pub fn copy_of(&mut self, t: &Tensor, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
+        assert!(width % 16 == 0 && t.len() % 4 == 0 && t.len() / 4 <= (width * height) as usize);
+        let (texture, view) = self.entry(width, height, slot).clone();
+        let mut rec = self.gpu.rec.lock().unwrap();
+        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, width: width as usize, vecs: t.len() / 4 });
+        view
     }
 
     /// The linear texture `slot` with at least `vecs` vec4s.
@@ -117,7 +134,7 @@ pub struct Gpu {
     /// copied into, by (rows, binding); see `dispatch_binds`.
     bound_textures: Mutex<HashMap<(u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
     /// Scratch rgba32float textures by (width, height, slot); see `ScratchTextures`.
-    textures: Mutex<HashMap<(u32, u32, u32), wgpu::TextureView>>,
+    textures: Mutex<HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
     params: wgpu::Buffer,
     slot: u64,
 }
@@ -449,12 +466,12 @@ impl Gpu {
                 })
             } else {
                 match next.next().unwrap() {
-                    Bind::Buf(t, None) if kind == BindingKind::Texture => {
+                    Bind::Buf(t, None) if kind == BindingKind::Texture || kind == BindingKind::StorageTextureRead => {
                         views.push(self.linear_copy(&mut rec, t, binding));
                         view_bindings.push(binding);
                         continue;
                     }
-                    Bind::Buf(t, Some(_)) if kind == BindingKind::Texture => {
+                    Bind::Buf(t, Some(_)) if kind == BindingKind::Texture || kind == BindingKind::StorageTextureRead => {
                         panic!("{}: binding {binding} is a texture; bind the whole tensor {:?}", k.name(), t.shape())
                     }
                     Bind::Buf(t, None) => t.buffer().as_entire_binding(),
@@ -499,13 +516,15 @@ impl Gpu {
             .unwrap()
             .entry((rows, binding))
             .or_insert_with(|| {
-                let usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+                let usage = wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::STORAGE_BINDING
+                    | wgpu::TextureUsages::COPY_DST;
                 let t = rgba32f_texture(&self.device, LINEAR_WIDTH as u32, rows, usage, "linear copy of a tensor");
                 let v = t.create_view(&Default::default());
                 (t, v)
             })
             .clone();
-        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, vecs });
+        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, width: LINEAR_WIDTH, vecs });
         view
     }
 

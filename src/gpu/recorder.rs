@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use super::context::LINEAR_WIDTH;
 use super::kernel::Kernel;
 
 pub enum Cmd {
@@ -21,11 +20,12 @@ pub enum Cmd {
     Clear {
         buf: wgpu::Buffer,
     },
-    /// The first `vecs` vec4s of `src` into a linear texture (see
-    /// `Gpu::dispatch_binds`).
+    /// The first `vecs` vec4s of `src` into a texture, `width` texels per
+    /// row (a linear texture: see `Gpu::dispatch_binds`).
     CopyToTexture {
         src: wgpu::Buffer,
         texture: wgpu::Texture,
+        width: usize,
         vecs: usize,
     },
 }
@@ -58,8 +58,8 @@ pub fn encode(enc: &mut wgpu::CommandEncoder, cmds: &[Cmd], timestamps: Option<&
                 enc.clear_buffer(buf, 0, None);
                 i += 1;
             }
-            Cmd::CopyToTexture { src, texture, vecs } => {
-                copy_linear(enc, src, texture, *vecs);
+            Cmd::CopyToTexture { src, texture, width, vecs } => {
+                copy_rows(enc, src, texture, *width, *vecs);
                 i += 1;
             }
             Cmd::Dispatch { .. } => {
@@ -87,9 +87,9 @@ pub fn encode(enc: &mut wgpu::CommandEncoder, cmds: &[Cmd], timestamps: Option<&
     }
 }
 
-/// Whole rows of LINEAR_WIDTH texels, then the partial last row.
-fn copy_linear(enc: &mut wgpu::CommandEncoder, src: &wgpu::Buffer, texture: &wgpu::Texture, vecs: usize) {
-    let w = LINEAR_WIDTH;
+/// Whole rows of `w` texels (16 w bytes each, a multiple of 256), then the
+/// partial last row.
+fn copy_rows(enc: &mut wgpu::CommandEncoder, src: &wgpu::Buffer, texture: &wgpu::Texture, w: usize, vecs: usize) {
     let row_bytes = (w * 16) as u32;
     let (rows, rest) = (vecs / w, vecs % w);
     let region = |row: usize, width: usize, height: usize| {
