@@ -26,8 +26,11 @@ pub enum Bind<'a> {
 /// them keeps other threads' recordings from landing in between.
 pub struct ScratchTextures<'a> {
     gpu: &'a Gpu,
-    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
+    map: std::sync::MutexGuard<'a, TextureMap>,
 }
+
+/// Scratch textures by (width, height, slot).
+type TextureMap = HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>;
 
 /// Texels per row of a linear texture: vec4 i of a flat array lives at
 /// texel (i % LINEAR_WIDTH, i / LINEAR_WIDTH) (`ldt`/`ld` in the shaders).
@@ -57,10 +60,15 @@ impl ScratchTextures<'_> {
     /// element; rows past `t.len() / (4 width)` keep what they held). `width`
     /// must be a multiple of 16 (wgpu copies whole 256-byte row pitches).
     pub fn copy_of(&mut self, t: &Tensor, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
-        assert!(width % 16 == 0 && t.len() % 4 == 0 && t.len() / 4 <= (width * height) as usize);
+        assert!(width.is_multiple_of(16) && t.len().is_multiple_of(4) && t.len() / 4 <= (width * height) as usize);
         let (texture, view) = self.entry(width, height, slot).clone();
         let mut rec = self.gpu.rec.lock().unwrap();
-        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, width: width as usize, vecs: t.len() / 4 });
+        rec.cmds.push(Cmd::CopyToTexture {
+            src: t.buffer().clone(),
+            texture,
+            width: width as usize,
+            vecs: t.len() / 4,
+        });
         view
     }
 
@@ -134,7 +142,7 @@ pub struct Gpu {
     /// copied into, by (rows, binding); see `dispatch_binds`.
     bound_textures: Mutex<HashMap<(u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
     /// Scratch rgba32float textures by (width, height, slot); see `ScratchTextures`.
-    textures: Mutex<HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
+    textures: Mutex<TextureMap>,
     params: wgpu::Buffer,
     slot: u64,
 }
@@ -471,7 +479,9 @@ impl Gpu {
                         view_bindings.push(binding);
                         continue;
                     }
-                    Bind::Buf(t, Some(_)) if kind == BindingKind::Texture || kind == BindingKind::StorageTextureRead => {
+                    Bind::Buf(t, Some(_))
+                        if kind == BindingKind::Texture || kind == BindingKind::StorageTextureRead =>
+                    {
                         panic!("{}: binding {binding} is a texture; bind the whole tensor {:?}", k.name(), t.shape())
                     }
                     Bind::Buf(t, None) => t.buffer().as_entire_binding(),
