@@ -16,10 +16,13 @@
 // Y = n for A [M, K] / B [K, N], t for Aᵀ [K, M] / Bᵀ [N, K]). A texel of A
 // is 4 K steps of one row (n) or 4 rows at one K step (t); a texel of B is
 // 4 columns at one K step (n) or 4 K steps of one column (t: 4 texels make
-// the lane's 4 x 4 block, transposed by register renaming). The host copies
-// an operand whose rows are a multiple of 64 floats straight into its
-// texture; `pack_tex` writes any other one zero-padded, so the kernels
-// need no edge cases in their inner loops.
+// the lane's 4 x 4 block, transposed by register renaming). Aᵀ and B, read
+// across their rows, are stored in vertical bands (`band_store`) so that a
+// subgroup's K loop walks down a narrow band instead of jumping a whole
+// operand row (a 4-8 KiB page) per K step. The host copies an operand
+// whose rows are a multiple of 64 floats straight into its texture (one
+// copy per band); `pack_tex` writes any other one zero-padded, so the
+// kernels need no edge cases in their inner loops.
 //
 // Measured (`advlab bench gemm` 1024^3 on the 2-core machine with other
 // jobs running, GFLOP/s NN/NT/TN, back to back):
@@ -29,6 +32,10 @@
 //   texel loads); a storage-image load has no level.
 // - copy instead of pack for aligned operands (NN): 28.3/28.8/24.8 ->
 //   36.0/31.5/31.7.
+// - kernels for transposed layouts instead of a transposing pack:
+//   35.6/32.2/31.0 -> 35.2/34.3/31.4.
+// - bands for Aᵀ and B: 1024^3 34.1/33.0/30.5 -> 32.5/34.3/35.5 (NN
+//   within noise), 2048^3 22.1/35.4/18.1 -> 34.0/35.6/34.4.
 // - register tiles, sampled textures: TM x vec4 columns 16x1 0.8x,
 //   8x4 0.75x, 16x2 0.95x, 32x2 1.05x, 64x1 1.1x, 128x1 1.1x, 32x4 1.1x,
 //   64x2 1.15x of 32x1; with storage textures 16x2 0.9x, 32x2 1.0x,
@@ -44,11 +51,17 @@ struct Params {
     n: u32,
     k4: u32,    // K in texels (K / 4, rounded up)
     flags: u32, // gemm_tex: bit0 add bias, bit1 accumulate into C
-    // pack_tex: src is [rows, cols], row-major.
+    // pack_tex: src is [rows, cols], row-major; its logical texture is
+    // width x height texels, stored in bands of bw texels (below).
     rows: u32,
     cols: u32,
-    pad0: u32,
-    pad1: u32,
+    width: u32,
+    height: u32,
+    bw: u32,
+    // gemm_tex: band widths of Aᵀ and B (their band height is 4 K4).
+    abw: u32,
+    bbw: u32,
+    pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -72,11 +85,17 @@ fn src(i: u32) -> f32 {
     return src4(i >> 2u)[i & 3u];
 }
 
-// texel (x, y) of dst = src(y, 4x .. 4x+3), zero outside rows x cols.
+// Logical texel (x, y) of an operand texture is stored at texel
+// (x % bw, (x / bw) * height + y): bands of bw texels stacked vertically
+// (see `dims` in src/ops/gemm_tex.rs; bw = width is the plain layout).
+fn band_store(x: u32, y: u32, v: vec4<f32>) {
+    textureStore(dst, vec2<u32>(x % p.bw, x / p.bw * p.height + y), v);
+}
+
+// logical texel (x, y) of dst = src(y, 4x .. 4x+3), zero outside rows x cols.
 @compute @workgroup_size(8, 8)
 fn pack_tex(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let dims = textureDimensions(dst);
-    if (gid.x >= dims.x || gid.y >= dims.y) { return; }
+    if (gid.x >= p.width || gid.y >= p.height) { return; }
     var v = vec4<f32>(0.0);
     if (gid.y < p.rows) {
         for (var e = 0u; e < 4u; e++) {
@@ -84,18 +103,17 @@ fn pack_tex(@builtin(global_invocation_id) gid: vec3<u32>) {
             if (col < p.cols) { v[e] = src(gid.y * p.cols + col); }
         }
     }
-    textureStore(dst, vec2<u32>(gid.x, gid.y), v);
+    band_store(gid.x, gid.y, v);
 }
 
 // `pack_tex` with one vec4 load per texel, for cols a multiple of 4 (the
 // columns of a texel are one aligned vec4 of src).
 @compute @workgroup_size(8, 8)
 fn pack_tex_v4(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let dims = textureDimensions(dst);
-    if (gid.x >= dims.x || gid.y >= dims.y) { return; }
+    if (gid.x >= p.width || gid.y >= p.height) { return; }
     var v = vec4<f32>(0.0);
     if (gid.y < p.rows && gid.x * 4u < p.cols) { v = src4(gid.y * (p.cols / 4u) + gid.x); }
-    textureStore(dst, vec2<u32>(gid.x, gid.y), v);
+    band_store(gid.x, gid.y, v);
 }
 
 fn epilogue(i: u32, j: u32, s: f32) {
@@ -171,15 +189,17 @@ fn gemm_tex_nn(
     var acc29 = vec4<f32>(0.0);
     var acc30 = vec4<f32>(0.0);
     var acc31 = vec4<f32>(0.0);
+    let bx = cb % p.bbw;
+    let by0 = cb / p.bbw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
         let ag0 = textureLoad(ta, vec2<u32>(k4, rb + 0u + sid));
         let ag1 = textureLoad(ta, vec2<u32>(k4, rb + 8u + sid));
         let ag2 = textureLoad(ta, vec2<u32>(k4, rb + 16u + sid));
         let ag3 = textureLoad(ta, vec2<u32>(k4, rb + 24u + sid));
-        let b0 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 0u));
-        let b1 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 1u));
-        let b2 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 2u));
-        let b3 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 3u));
+        let b0 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 0u));
+        let b1 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 1u));
+        let b2 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 2u));
+        let b3 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 3u));
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 0u)), b0, acc0);
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 0u)), b1, acc0);
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 0u)), b2, acc0);
@@ -383,15 +403,17 @@ fn gemm_tex_nn_n4(
     var acc29 = vec4<f32>(0.0);
     var acc30 = vec4<f32>(0.0);
     var acc31 = vec4<f32>(0.0);
+    let bx = cb % p.bbw;
+    let by0 = cb / p.bbw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
         let ag0 = textureLoad(ta, vec2<u32>(k4, rb + 0u + sid));
         let ag1 = textureLoad(ta, vec2<u32>(k4, rb + 8u + sid));
         let ag2 = textureLoad(ta, vec2<u32>(k4, rb + 16u + sid));
         let ag3 = textureLoad(ta, vec2<u32>(k4, rb + 24u + sid));
-        let b0 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 0u));
-        let b1 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 1u));
-        let b2 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 2u));
-        let b3 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 3u));
+        let b0 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 0u));
+        let b1 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 1u));
+        let b2 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 2u));
+        let b3 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 3u));
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[0], 0u)), b0, acc0);
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[1], 0u)), b1, acc0);
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0[2], 0u)), b2, acc0);
@@ -1027,15 +1049,20 @@ fn gemm_tex_tn(
     var acc29 = vec4<f32>(0.0);
     var acc30 = vec4<f32>(0.0);
     var acc31 = vec4<f32>(0.0);
+    let ax = wid.y * 8u;
+    let ax0 = ax % p.abw + sid;
+    let ay0 = ax / p.abw * p.k4 * 4u;
+    let bx = cb % p.bbw;
+    let by0 = cb / p.bbw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
-        let ag0_0 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 0u));
-        let ag0_1 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 1u));
-        let ag0_2 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 2u));
-        let ag0_3 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 3u));
-        let b0 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 0u));
-        let b1 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 1u));
-        let b2 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 2u));
-        let b3 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 3u));
+        let ag0_0 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 0u));
+        let ag0_1 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 1u));
+        let ag0_2 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 2u));
+        let ag0_3 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 3u));
+        let b0 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 0u));
+        let b1 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 1u));
+        let b2 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 2u));
+        let b3 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 3u));
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0_0[0], 0u)), b0, acc0);
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0_1[0], 0u)), b1, acc0);
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0_2[0], 0u)), b2, acc0);
@@ -1239,15 +1266,20 @@ fn gemm_tex_tn_n4(
     var acc29 = vec4<f32>(0.0);
     var acc30 = vec4<f32>(0.0);
     var acc31 = vec4<f32>(0.0);
+    let ax = wid.y * 8u;
+    let ax0 = ax % p.abw + sid;
+    let ay0 = ax / p.abw * p.k4 * 4u;
+    let bx = cb % p.bbw;
+    let by0 = cb / p.bbw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
-        let ag0_0 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 0u));
-        let ag0_1 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 1u));
-        let ag0_2 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 2u));
-        let ag0_3 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 3u));
-        let b0 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 0u));
-        let b1 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 1u));
-        let b2 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 2u));
-        let b3 = textureLoad(tb, vec2<u32>(cb, k4 * 4u + 3u));
+        let ag0_0 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 0u));
+        let ag0_1 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 1u));
+        let ag0_2 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 2u));
+        let ag0_3 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 3u));
+        let b0 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 0u));
+        let b1 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 1u));
+        let b2 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 2u));
+        let b3 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 3u));
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0_0[0], 0u)), b0, acc0);
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0_1[0], 0u)), b1, acc0);
         acc0 = fma(vec4<f32>(subgroupBroadcast(ag0_2[0], 0u)), b2, acc0);
@@ -1451,11 +1483,14 @@ fn gemm_tex_tt(
     var acc29 = vec4<f32>(0.0);
     var acc30 = vec4<f32>(0.0);
     var acc31 = vec4<f32>(0.0);
+    let ax = wid.y * 8u;
+    let ax0 = ax % p.abw + sid;
+    let ay0 = ax / p.abw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
-        let ag0_0 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 0u));
-        let ag0_1 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 1u));
-        let ag0_2 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 2u));
-        let ag0_3 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 3u));
+        let ag0_0 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 0u));
+        let ag0_1 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 1u));
+        let ag0_2 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 2u));
+        let ag0_3 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 3u));
         let bt0 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 0u));
         let bt1 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 1u));
         let bt2 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 2u));
@@ -1667,11 +1702,14 @@ fn gemm_tex_tt_n4(
     var acc29 = vec4<f32>(0.0);
     var acc30 = vec4<f32>(0.0);
     var acc31 = vec4<f32>(0.0);
+    let ax = wid.y * 8u;
+    let ax0 = ax % p.abw + sid;
+    let ay0 = ax / p.abw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
-        let ag0_0 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 0u));
-        let ag0_1 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 1u));
-        let ag0_2 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 2u));
-        let ag0_3 = textureLoad(ta, vec2<u32>(wid.y * 8u + 0u + sid, k4 * 4u + 3u));
+        let ag0_0 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 0u));
+        let ag0_1 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 1u));
+        let ag0_2 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 2u));
+        let ag0_3 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 3u));
         let bt0 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 0u));
         let bt1 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 1u));
         let bt2 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 2u));
@@ -1877,6 +1915,15 @@ fn gemm_tex_tt_n4(
 //             w(f"    let rb = wid.y * {TM}u;")
 //             for r in range(TM):
 //                 w(f"    var acc{r} = vec4<f32>(0.0);")
+//             # banded operands (see `dims` in src/ops/gemm_tex.rs): logical
+//             # texel (x, y) at (x % bw, (x / bw) * 4 K4 + y)
+//             if la == "t":
+//                 w(f"    let ax = wid.y * {TM // 4}u;")
+//                 w("    let ax0 = ax % p.abw + sid;")
+//                 w("    let ay0 = ax / p.abw * p.k4 * 4u;")
+//             if lb == "n":
+//                 w("    let bx = cb % p.bbw;")
+//                 w("    let by0 = cb / p.bbw * p.k4 * 4u;")
 //             w("    for (var k4 = 0u; k4 < p.k4; k4++) {")
 //             # a(r, kk): A(rb + r, 4 k4 + kk), as a subgroup broadcast
 //             if la == "n":
@@ -1884,13 +1931,13 @@ fn gemm_tex_tt_n4(
 //                     w(f"        let ag{g} = textureLoad(ta, vec2<u32>(k4, rb + {g * 8}u + sid));")
 //                 a = lambda r, kk: f"subgroupBroadcast(ag{r // 8}[{kk}], {r % 8}u)"
 //             else:
-//                 for g in range(TM // 32):
-//                     for kk in range(4):
-//                         w(f"        let ag{g}_{kk} = textureLoad(ta, vec2<u32>(wid.y * {TM // 4}u + {g * 8}u + sid, k4 * 4u + {kk}u));")
+//                 assert TM == 32  # one 8-texel group: never split across bands
+//                 for kk in range(4):
+//                     w(f"        let ag0_{kk} = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + {kk}u));")
 //                 a = lambda r, kk: f"subgroupBroadcast(ag{r // 32}_{kk}[{r % 4}], {r % 32 // 4}u)"
 //             if lb == "n":
 //                 for kk in range(4):
-//                     w(f"        let b{kk} = textureLoad(tb, vec2<u32>(cb, k4 * 4u + {kk}u));")
+//                     w(f"        let b{kk} = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + {kk}u));")
 //             else:
 //                 for e in range(4):
 //                     w(f"        let bt{e} = textureLoad(tb, vec2<u32>(k4, cb * 4u + {e}u));")

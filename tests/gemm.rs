@@ -219,13 +219,18 @@ fn bench_gemm_print() {
 }
 
 /// Texture path past the adapter's texture size (K > 4 x 16384 texels on
-/// lavapipe): falls back to the buffer kernels and stays correct; and a
-/// product with many row and column groups.
+/// lavapipe): falls back to the buffer kernels and stays correct; B and Aᵀ
+/// too tall to split into bands (K = 16000: two bands of 64 texels would
+/// exceed 16384 rows), kept whole; and a product with many row and column
+/// groups (several bands of B and Aᵀ).
 #[test]
 fn gemm_tex_limits_and_grid() {
     for t in [NN, TN] {
         check_path(3, 5, 70_000, t, true, false, GemmPath::CpuTex);
     }
+    check_path(3, 520, 16_000, NN, true, false, GemmPath::CpuTex);
+    check_path(520, 3, 16_000, TN, true, false, GemmPath::CpuTex);
+    check_path(3, 512, 16_000, NN, false, false, GemmPath::CpuTex);
     for t in [NN, NT, TN] {
         check_path(517, 300, 129, t, true, true, GemmPath::CpuTex);
     }

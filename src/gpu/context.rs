@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use super::kernel::{BindingKind, Kernel};
 use super::pool::BufferPool;
 use super::profiler::{ProfileMode, Profiler};
-use super::recorder::{Cmd, Recorder};
+use super::recorder::{Cmd, CopyRegion, Recorder};
 use crate::tensor::Tensor;
 
 /// One resource bound by [`Gpu::dispatch_binds`].
@@ -55,20 +55,39 @@ impl ScratchTextures<'_> {
         })
     }
 
-    /// The `width` x `height` texture for `slot` with tensor `t` copied in
-    /// row by row (`width` texels of t per texture row, from its first
-    /// element; rows past `t.len() / (4 width)` keep what they held). `width`
-    /// must be a multiple of 16 (wgpu copies whole 256-byte row pitches).
-    pub fn copy_of(&mut self, t: &Tensor, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
-        assert!(width.is_multiple_of(16) && t.len().is_multiple_of(4) && t.len() / 4 <= (width * height) as usize);
+    /// The `width` x `height` texture for `slot` with tensor `t` ([rows,
+    /// cols] row-major, cols a multiple of 64) copied in as bands of `bw`
+    /// texels: texel (c, r) of t (t(r, 4c .. 4c + 3)) lands at
+    /// (c % bw, (c / bw) * band_rows + r); with bw = cols / 4 that is t as
+    /// is. Texels outside t keep what they held.
+    #[allow(clippy::too_many_arguments)]
+    pub fn copy_of(
+        &mut self,
+        t: &Tensor,
+        cols: usize,
+        bw: usize,
+        band_rows: usize,
+        width: u32,
+        height: u32,
+        slot: u32,
+    ) -> wgpu::TextureView {
+        let rows = t.len() / cols.max(1);
+        assert!(cols.is_multiple_of(64) && rows * cols == t.len() && rows <= band_rows && bw <= width as usize);
+        let c4 = cols / 4;
+        let regions: Vec<CopyRegion> = (0..c4.div_ceil(bw))
+            .map(|j| CopyRegion {
+                offset: (j * bw * 16) as u64,
+                bytes_per_row: (cols * 4) as u32,
+                width: bw.min(c4 - j * bw) as u32,
+                rows: rows as u32,
+                y: (j * band_rows) as u32,
+            })
+            .collect();
+        assert!(c4.div_ceil(bw) * band_rows <= height as usize);
         let (texture, view) = self.entry(width, height, slot).clone();
-        let mut rec = self.gpu.rec.lock().unwrap();
-        rec.cmds.push(Cmd::CopyToTexture {
-            src: t.buffer().clone(),
-            texture,
-            width: width as usize,
-            vecs: t.len() / 4,
-        });
+        if rows > 0 {
+            self.gpu.rec.lock().unwrap().cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, regions });
+        }
         view
     }
 
@@ -534,7 +553,19 @@ impl Gpu {
                 (t, v)
             })
             .clone();
-        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, width: LINEAR_WIDTH, vecs });
+        // whole rows of LINEAR_WIDTH texels, then the partial last row
+        let (full, rest) = (vecs / LINEAR_WIDTH, vecs % LINEAR_WIDTH);
+        let row_bytes = (LINEAR_WIDTH * 16) as u32;
+        let mut regions = Vec::new();
+        if full > 0 {
+            let width = LINEAR_WIDTH as u32;
+            regions.push(CopyRegion { offset: 0, bytes_per_row: row_bytes, width, rows: full as u32, y: 0 });
+        }
+        if rest > 0 {
+            let offset = (full * LINEAR_WIDTH * 16) as u64;
+            regions.push(CopyRegion { offset, bytes_per_row: row_bytes, width: rest as u32, rows: 1, y: full as u32 });
+        }
+        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, regions });
         view
     }
 

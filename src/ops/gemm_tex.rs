@@ -19,7 +19,7 @@ use crate::tensor::Tensor;
 use super::gemm::Trans;
 
 #[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     m: u32,
     n: u32,
@@ -27,22 +27,60 @@ struct Params {
     flags: u32,
     rows: u32,
     cols: u32,
-    pad0: u32,
-    pad1: u32,
+    width: u32,
+    height: u32,
+    bw: u32,
+    abw: u32,
+    bbw: u32,
+    pad: u32,
 }
 
 /// Rows of C per lane, and lanes per workgroup (both fixed in the shader).
 const TM: usize = 32;
 const WG: usize = 64;
 
-/// The texture (width, height in texels) holding each operand as stored:
-/// A [M, K] as (K4, M rounded up to TM), Aᵀ [K, M] as (M4, 4 K4);
-/// B [K, N] as (N4, 4 K4), Bᵀ [N, K] as (K4, N). Rows up to 4 K4 along K
+/// An operand's texture: logically `width` x `height` texels (texel (c, r)
+/// = x(r, 4c .. 4c + 3) of x as stored), kept as bands of `bw` texels
+/// stacked vertically (texture `bw` x `bands * height`; `bw = width` is
+/// the plain layout).
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    width: usize,
+    height: usize,
+    bw: usize,
+}
+
+impl Layout {
+    fn texture(&self) -> (u32, u32) {
+        (self.bw as u32, (self.width.div_ceil(self.bw) * self.height) as u32)
+    }
+}
+
+/// Bands for an operand read along its texture rows by one subgroup at a
+/// time (Aᵀ, B): the narrowest power-of-two multiple of `min_bw` texels
+/// whose stacked bands fit in `tex` rows, else the plain layout. A
+/// subgroup's K loop then steps 16 `bw` bytes per K step instead of a
+/// whole operand row: with 1024-float rows every step was another 4 KiB
+/// page (measured 2048^3: NN 25, TN 21 GFLOP/s against NT 38, whose
+/// operands are both read along their rows).
+fn banded(width: usize, height: usize, min_bw: usize, tex: usize) -> Layout {
+    let mut bw = min_bw;
+    while bw < width && width.div_ceil(bw) * height > tex {
+        bw *= 2;
+    }
+    Layout { width, height, bw: bw.min(width) }
+}
+
+/// The layouts of A and B, each as stored: A [M, K] as K4 x (M rounded up
+/// to TM), Aᵀ [K, M] as M4 x 4 K4 in bands of >= 8 texels (one row
+/// block); B [K, N] as N4 x 4 K4 in bands of >= 64 texels (one
+/// workgroup's columns), Bᵀ [N, K] as K4 x N. Rows up to 4 K4 along K
 /// are zero padding.
-fn dims(t: Trans, m: usize, n: usize, k: usize) -> [(usize, usize); 2] {
+fn layouts(t: Trans, m: usize, n: usize, k: usize, tex: usize) -> [Layout; 2] {
     let (m4, n4, k4) = (m.div_ceil(4), n.div_ceil(4), k.div_ceil(4));
-    let a = if t.ta { (m4, k4 * 4) } else { (k4, m.next_multiple_of(TM)) };
-    let b = if t.tb { (k4, n) } else { (n4, k4 * 4) };
+    let plain = |width, height| Layout { width, height, bw: width };
+    let a = if t.ta { banded(m4, k4 * 4, TM / 4, tex) } else { plain(k4, m.next_multiple_of(TM)) };
+    let b = if t.tb { plain(k4, n) } else { banded(n4, k4 * 4, WG, tex) };
     [a, b]
 }
 
@@ -54,14 +92,17 @@ pub fn supported(gpu: &Gpu, t: Trans, m: usize, n: usize, k: usize) -> bool {
     gpu.features.contains(wgpu::Features::SUBGROUP)
         && gpu.info.subgroup_min_size == 8
         && gpu.info.subgroup_max_size == 8
-        && dims(t, m, n, k).iter().all(|&(w, h)| w.max(h) <= tex)
+        && layouts(t, m, n, k, tex).iter().all(|l| {
+            let (w, h) = l.texture();
+            w as usize <= tex && h as usize <= tex
+        })
         && m.div_ceil(TM) <= groups
         && n.div_ceil(4).div_ceil(WG) <= groups
 }
 
-/// x ([rows, cols], row-major) into a `width` x `height` texel texture:
-/// texel (c, r) = x(r, 4c .. 4c + 3), zero past `cols` (and past `rows`
-/// unless `stale_rows_ok`: then rows past `rows` may keep older data).
+/// x ([rows, cols], row-major) into its texture `l`, zero past `cols` (and
+/// past `rows` unless `stale_rows_ok`: then rows past `rows` may keep older
+/// data).
 #[allow(clippy::too_many_arguments)]
 fn pack(
     gpu: &Gpu,
@@ -69,22 +110,29 @@ fn pack(
     x: &Tensor,
     rows: usize,
     cols: usize,
-    width: usize,
-    height: usize,
+    l: Layout,
     stale_rows_ok: bool,
     slot: u32,
 ) -> wgpu::TextureView {
-    // Rows already in the texture layout, whole 256-byte pitches: one copy,
+    let (tw, th) = l.texture();
+    // Rows already in the texture layout, whole 256-byte pitches: copies,
     // no pack pass (at 1024^3 `pack_tex_v4` took 6.1 ms of a 65 ms product,
     // the copy 0.9 ms).
-    if cols.is_multiple_of(64) && width * 4 == cols && (height == rows || stale_rows_ok) {
-        return texs.copy_of(x, width as u32, height as u32, slot);
+    if cols.is_multiple_of(64) && l.width * 4 == cols && (l.height == rows || stale_rows_ok) {
+        return texs.copy_of(x, cols, l.bw, l.height, tw, th, slot);
     }
-    let tex = texs.get(width as u32, height as u32, slot);
-    let p = Params { m: 0, n: 0, k4: 0, flags: 0, rows: rows as u32, cols: cols as u32, pad0: 0, pad1: 0 };
+    let tex = texs.get(tw, th, slot);
+    let p = Params {
+        rows: rows as u32,
+        cols: cols as u32,
+        width: l.width as u32,
+        height: l.height as u32,
+        bw: l.bw as u32,
+        ..Default::default()
+    };
     // One vec4 load per texel where x's rows are whole vec4s.
     let kernel = if cols.is_multiple_of(4) { &k::GEMM_TEX_PACK_TEX_V4 } else { &k::GEMM_TEX_PACK_TEX };
-    let groups = [(width as u32).div_ceil(8), (height as u32).div_ceil(8), 1];
+    let groups = [(l.width as u32).div_ceil(8), (l.height as u32).div_ceil(8), 1];
     // `srct` (5; the tensor, copied into a linear texture), `dst` (6)
     let binds = [Bind::Buf(x, None), Bind::Tex(&tex)];
     gpu.dispatch_binds(kernel, &[], &p, &binds, groups);
@@ -107,16 +155,24 @@ pub fn gemm_tex(
     n: usize,
     k: usize,
 ) {
-    let [(aw, ah), (bw, bh)] = dims(t, m, n, k);
+    let [la, lb] = layouts(t, m, n, k, gpu.limits.max_texture_dimension_2d as usize);
     let (a_rows, a_cols) = if t.ta { (k, m) } else { (m, k) };
     let (b_rows, b_cols) = if t.tb { (n, k) } else { (k, n) };
     // Held until the product is recorded: another thread's product must not
     // repack these textures in between. Stale rows are harmless past M (A)
     // and past N (Bᵀ: its texture is exactly N rows), not along K.
     let mut texs = gpu.scratch_textures();
-    let ta = pack(gpu, &mut texs, a, a_rows, a_cols, aw, ah, !t.ta, 0);
-    let tb = pack(gpu, &mut texs, b, b_rows, b_cols, bw, bh, t.tb, 1);
-    let p = Params { m: m as u32, n: n as u32, k4: k.div_ceil(4) as u32, flags, rows: 0, cols: 0, pad0: 0, pad1: 0 };
+    let ta = pack(gpu, &mut texs, a, a_rows, a_cols, la, !t.ta, 0);
+    let tb = pack(gpu, &mut texs, b, b_rows, b_cols, lb, t.tb, 1);
+    let p = Params {
+        m: m as u32,
+        n: n as u32,
+        k4: k.div_ceil(4) as u32,
+        flags,
+        abw: la.bw as u32,
+        bbw: lb.bw as u32,
+        ..Default::default()
+    };
     let groups = [n.div_ceil(4).div_ceil(WG) as u32, m.div_ceil(TM) as u32, 1];
     let kernel = match (t.ta, t.tb, n.is_multiple_of(4)) {
         (false, false, false) => &k::GEMM_TEX_GEMM_TEX_NN,
