@@ -42,6 +42,11 @@
 //   64x1 0.95x, 64x2 0.97x: TM = 32 x 1 kept. K unrolled by 2 texels per
 //   iteration: 1.0x. Padding the texture rows off 4 KiB strides: 1.0x.
 //
+// The compiled loop (perf + the JIT code dumped with gdb, 2048^3) has no
+// FMA instructions: llvmpipe emits each `fma` as vmulps + vaddps, so the
+// ceiling is half the FMA peak; spills (vmovaps) and lane broadcasts
+// (vpermps) make most of the rest.
+//
 // The kernels assume subgroups of exactly 8 invocations (lavapipe on a
 // 256-bit CPU); the host checks the adapter's subgroup size before using
 // them.

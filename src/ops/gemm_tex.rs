@@ -73,14 +73,14 @@ fn banded(width: usize, height: usize, min_bw: usize, tex: usize) -> Layout {
 
 /// The layouts of A and B, each as stored: A [M, K] as K4 x (M rounded up
 /// to TM), Aᵀ [K, M] as M4 x 4 K4 in bands of >= 8 texels (one row
-/// block); B [K, N] as N4 x 4 K4 in bands of >= 64 texels (one
-/// workgroup's columns), Bᵀ [N, K] as K4 x N. Rows up to 4 K4 along K
-/// are zero padding.
+/// block), B [K, N] as N4 x 4 K4 in bands of >= 8 texels (one subgroup's
+/// columns; 64-texel bands, one workgroup's, measured the same within
+/// noise), Bᵀ [N, K] as K4 x N. Rows up to 4 K4 along K are zero padding.
 fn layouts(t: Trans, m: usize, n: usize, k: usize, tex: usize) -> [Layout; 2] {
     let (m4, n4, k4) = (m.div_ceil(4), n.div_ceil(4), k.div_ceil(4));
     let plain = |width, height| Layout { width, height, bw: width };
     let a = if t.ta { banded(m4, k4 * 4, TM / 4, tex) } else { plain(k4, m.next_multiple_of(TM)) };
-    let b = if t.tb { plain(k4, n) } else { banded(n4, k4 * 4, WG, tex) };
+    let b = if t.tb { plain(k4, n) } else { banded(n4, k4 * 4, 8, tex) };
     [a, b]
 }
 
