@@ -6,12 +6,17 @@
 //! pitches, else `pack_tex` (zero padding, any row length); then one of the
 //! four `gemm_tex_XY` kernels (per transpose combination; 32 rows x 4
 //! columns of C per lane, A shared across a subgroup by broadcast) reads
-//! them. The shader header has the measured reasons and the rejected
-//! variants. `advlab bench gemm` at 1024^3 on the 2-core machine, with
-//! other jobs running (load ~3.3), back to back: the previous design (one
-//! `texture_2d` layout, every operand repacked, NT/TN transposed by the
-//! pack) 21/19/18 GFLOP/s NN/NT/TN, this one 36/36/34 (the previous design
-//! gave 35-37 on the quiet machine).
+//! them. Aᵀ and B are kept in vertical bands (see `layouts`). The shader
+//! header has the measured reasons and the rejected variants.
+//!
+//! `advlab bench gemm`, medians of 3 interleaved runs, with a nice-19
+//! training job running in another session (autogroup scheduling gives it
+//! an equal share, so a benchmark gets about one of the two cores: CPU
+//! time = wall time): the previous design (one `texture_2d` layout, every
+//! operand repacked, NT/TN transposed by the pack) 19.3/18.9/18.2 GFLOP/s
+//! NN/NT/TN at 1024^3 and 13.7/13.3/13.6 at 2048^3 (35-37 on the quiet
+//! machine), this one 35.6/33.4/36.5 and 32.4/34.8/32.9. Per CPU-second
+//! (1024^3, 20 products per variant): 18.8 before, 34 now.
 
 use crate::gpu::{kernels as k, Bind, Gpu, ScratchTextures};
 use crate::tensor::Tensor;
