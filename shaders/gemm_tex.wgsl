@@ -41,6 +41,7 @@
 //   64x2 1.15x of 32x1; with storage textures 16x2 0.9x, 32x2 1.0x,
 //   64x1 0.95x, 64x2 0.97x: TM = 32 x 1 kept. K unrolled by 2 texels per
 //   iteration: 1.0x. Padding the texture rows off 4 KiB strides: 1.0x.
+//   With bands, TM = 64: 1.0x (33-35 GFLOP per CPU-second, as TM = 32).
 //
 // The compiled loop (perf + the JIT code dumped with gdb, 2048^3) has no
 // FMA instructions: llvmpipe emits each `fma` as vmulps + vaddps, so the
@@ -1060,10 +1061,10 @@ fn gemm_tex_tn(
     let bx = cb % p.bbw;
     let by0 = cb / p.bbw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
-        let ag0_0 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 0u));
-        let ag0_1 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 1u));
-        let ag0_2 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 2u));
-        let ag0_3 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 3u));
+        let ag0_0 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 0u));
+        let ag0_1 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 1u));
+        let ag0_2 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 2u));
+        let ag0_3 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 3u));
         let b0 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 0u));
         let b1 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 1u));
         let b2 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 2u));
@@ -1277,10 +1278,10 @@ fn gemm_tex_tn_n4(
     let bx = cb % p.bbw;
     let by0 = cb / p.bbw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
-        let ag0_0 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 0u));
-        let ag0_1 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 1u));
-        let ag0_2 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 2u));
-        let ag0_3 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 3u));
+        let ag0_0 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 0u));
+        let ag0_1 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 1u));
+        let ag0_2 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 2u));
+        let ag0_3 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 3u));
         let b0 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 0u));
         let b1 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 1u));
         let b2 = textureLoad(tb, vec2<u32>(bx, by0 + k4 * 4u + 2u));
@@ -1492,10 +1493,10 @@ fn gemm_tex_tt(
     let ax0 = ax % p.abw + sid;
     let ay0 = ax / p.abw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
-        let ag0_0 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 0u));
-        let ag0_1 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 1u));
-        let ag0_2 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 2u));
-        let ag0_3 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 3u));
+        let ag0_0 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 0u));
+        let ag0_1 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 1u));
+        let ag0_2 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 2u));
+        let ag0_3 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 3u));
         let bt0 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 0u));
         let bt1 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 1u));
         let bt2 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 2u));
@@ -1711,10 +1712,10 @@ fn gemm_tex_tt_n4(
     let ax0 = ax % p.abw + sid;
     let ay0 = ax / p.abw * p.k4 * 4u;
     for (var k4 = 0u; k4 < p.k4; k4++) {
-        let ag0_0 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 0u));
-        let ag0_1 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 1u));
-        let ag0_2 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 2u));
-        let ag0_3 = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + 3u));
+        let ag0_0 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 0u));
+        let ag0_1 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 1u));
+        let ag0_2 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 2u));
+        let ag0_3 = textureLoad(ta, vec2<u32>(ax0 + 0u, ay0 + k4 * 4u + 3u));
         let bt0 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 0u));
         let bt1 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 1u));
         let bt2 = textureLoad(tb, vec2<u32>(k4, cb * 4u + 2u));
@@ -1936,9 +1937,10 @@ fn gemm_tex_tt_n4(
 //                     w(f"        let ag{g} = textureLoad(ta, vec2<u32>(k4, rb + {g * 8}u + sid));")
 //                 a = lambda r, kk: f"subgroupBroadcast(ag{r // 8}[{kk}], {r % 8}u)"
 //             else:
-//                 assert TM == 32  # one 8-texel group: never split across bands
-//                 for kk in range(4):
-//                     w(f"        let ag0_{kk} = textureLoad(ta, vec2<u32>(ax0, ay0 + k4 * 4u + {kk}u));")
+//                 # TM / 32 groups of 8 texels, in one band (bands are >= TM / 4 wide)
+//                 for g in range(TM // 32):
+//                     for kk in range(4):
+//                         w(f"        let ag{g}_{kk} = textureLoad(ta, vec2<u32>(ax0 + {8 * g}u, ay0 + k4 * 4u + {kk}u));")
 //                 a = lambda r, kk: f"subgroupBroadcast(ag{r // 32}_{kk}[{r % 4}], {r % 32 // 4}u)"
 //             if lb == "n":
 //                 for kk in range(4):
