@@ -77,8 +77,12 @@ fn main() {
                         }
                     }
                     naga::AddressSpace::Handle => match module.types[var.ty].inner {
-                        naga::TypeInner::Image { class: naga::ImageClass::Storage { .. }, .. } => {
-                            "BindingKind::StorageTexture"
+                        naga::TypeInner::Image { class: naga::ImageClass::Storage { access, .. }, .. } => {
+                            if access.contains(naga::StorageAccess::STORE) {
+                                "BindingKind::StorageTexture"
+                            } else {
+                                "BindingKind::StorageTextureRead"
+                            }
                         }
                         naga::TypeInner::Image { .. } => "BindingKind::Texture",
                         _ => continue,

@@ -219,30 +219,49 @@ fn bench_gemm_print() {
 }
 
 /// Texture path past the adapter's texture size (K > 4 x 16384 texels on
-/// lavapipe): falls back to the buffer kernels and stays correct; and a
-/// product with many row and column groups.
+/// lavapipe): falls back to the buffer kernels and stays correct; B and Aᵀ
+/// too tall to split into bands (K = 16000: two bands of 64 texels would
+/// exceed 16384 rows), kept whole; and a product with many row and column
+/// groups (several bands of B and Aᵀ).
 #[test]
 fn gemm_tex_limits_and_grid() {
     for t in [NN, TN] {
         check_path(3, 5, 70_000, t, true, false, GemmPath::CpuTex);
     }
+    check_path(3, 520, 16_000, NN, true, false, GemmPath::CpuTex);
+    check_path(520, 3, 16_000, TN, true, false, GemmPath::CpuTex);
+    check_path(3, 512, 16_000, NN, false, false, GemmPath::CpuTex);
     for t in [NN, NT, TN] {
         check_path(517, 300, 129, t, true, true, GemmPath::CpuTex);
     }
 }
 
+/// Texture path with operands copied straight into the texture layout
+/// (op(x) = x with rows a multiple of 64 floats): A with M off a multiple
+/// of the row tile, after a taller product of the same K left other data in
+/// the texture rows past M; B with K off a multiple of 4 (packed, since its
+/// padding rows must be zero).
+#[test]
+fn gemm_tex_copied_operands() {
+    for t in [NN, NT, TN] {
+        for &(m, n, k) in &[(64, 64, 128), (37, 64, 128), (100, 128, 66), (5, 192, 256)] {
+            check_path(m, n, k, t, true, true, GemmPath::CpuTex);
+        }
+    }
+}
+
 /// Threads sharing one Gpu record products of the same shape at once: the
 /// texture path's scratch textures (one per shape) must not be repacked by
-/// one thread between another thread's pack and product.
+/// one thread between another thread's pack (or copy) and product.
 #[test]
 fn gemm_tex_concurrent_threads() {
-    let (m, n, k) = (33, 40, 24);
     std::thread::scope(|s| {
         for thread in 0..4u64 {
             s.spawn(move || {
                 let gpu = gpu();
                 let mut r = rng(100 + thread);
-                for _ in 0..10 {
+                // packed operands, then operands copied into the textures
+                for (m, n, k) in [(33, 40, 24); 10].into_iter().chain([(33, 64, 64); 10]) {
                     let a = randn(&mut r, m * k, 1.0);
                     let b = randn(&mut r, k * n, 1.0);
                     let (ta, tb) = (gpu.upload(&a, &[m, k]), gpu.upload(&b, &[k, n]));

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use super::kernel::{BindingKind, Kernel};
 use super::pool::BufferPool;
 use super::profiler::{ProfileMode, Profiler};
-use super::recorder::{Cmd, Recorder};
+use super::recorder::{Cmd, CopyRegion, Recorder};
 use crate::tensor::Tensor;
 
 /// One resource bound by [`Gpu::dispatch_binds`].
@@ -26,8 +26,11 @@ pub enum Bind<'a> {
 /// them keeps other threads' recordings from landing in between.
 pub struct ScratchTextures<'a> {
     gpu: &'a Gpu,
-    map: std::sync::MutexGuard<'a, HashMap<(u32, u32, u32), wgpu::TextureView>>,
+    map: std::sync::MutexGuard<'a, TextureMap>,
 }
+
+/// Scratch textures by (width, height, slot).
+type TextureMap = HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>;
 
 /// Texels per row of a linear texture: vec4 i of a flat array lives at
 /// texel (i % LINEAR_WIDTH, i / LINEAR_WIDTH) (`ldt`/`ld` in the shaders).
@@ -37,14 +40,55 @@ impl ScratchTextures<'_> {
     /// The `width` x `height` texel texture for `slot` (distinct slots for
     /// textures bound in the same dispatch).
     pub fn get(&mut self, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
+        self.entry(width, height, slot).1.clone()
+    }
+
+    fn entry(&mut self, width: u32, height: u32, slot: u32) -> &(wgpu::Texture, wgpu::TextureView) {
         let device = &self.gpu.device;
-        self.map
-            .entry((width, height, slot))
-            .or_insert_with(|| {
-                let usage = wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING;
-                rgba32f_texture(device, width, height, usage, "scratch texture").create_view(&Default::default())
+        self.map.entry((width, height, slot)).or_insert_with(|| {
+            let usage = wgpu::TextureUsages::STORAGE_BINDING
+                | wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::COPY_DST;
+            let t = rgba32f_texture(device, width, height, usage, "scratch texture");
+            let v = t.create_view(&Default::default());
+            (t, v)
+        })
+    }
+
+    /// The `width` x `height` texture for `slot` with tensor `t` ([rows,
+    /// cols] row-major, cols a multiple of 64) copied in as bands of `bw`
+    /// texels: texel (c, r) of t (t(r, 4c .. 4c + 3)) lands at
+    /// (c % bw, (c / bw) * band_rows + r); with bw = cols / 4 that is t as
+    /// is. Texels outside t keep what they held.
+    #[allow(clippy::too_many_arguments)]
+    pub fn copy_of(
+        &mut self,
+        t: &Tensor,
+        cols: usize,
+        bw: usize,
+        band_rows: usize,
+        width: u32,
+        height: u32,
+        slot: u32,
+    ) -> wgpu::TextureView {
+        let rows = t.len() / cols.max(1);
+        assert!(cols.is_multiple_of(64) && rows * cols == t.len() && rows <= band_rows && bw <= width as usize);
+        let c4 = cols / 4;
+        let regions: Vec<CopyRegion> = (0..c4.div_ceil(bw))
+            .map(|j| CopyRegion {
+                offset: (j * bw * 16) as u64,
+                bytes_per_row: (cols * 4) as u32,
+                width: bw.min(c4 - j * bw) as u32,
+                rows: rows as u32,
+                y: (j * band_rows) as u32,
             })
-            .clone()
+            .collect();
+        assert!(c4.div_ceil(bw) * band_rows <= height as usize);
+        let (texture, view) = self.entry(width, height, slot).clone();
+        if rows > 0 {
+            self.gpu.rec.lock().unwrap().cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, regions });
+        }
+        view
     }
 
     /// The linear texture `slot` with at least `vecs` vec4s.
@@ -117,7 +161,7 @@ pub struct Gpu {
     /// copied into, by (rows, binding); see `dispatch_binds`.
     bound_textures: Mutex<HashMap<(u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
     /// Scratch rgba32float textures by (width, height, slot); see `ScratchTextures`.
-    textures: Mutex<HashMap<(u32, u32, u32), wgpu::TextureView>>,
+    textures: Mutex<TextureMap>,
     params: wgpu::Buffer,
     slot: u64,
 }
@@ -325,6 +369,11 @@ impl Gpu {
                         format: wgpu::TextureFormat::Rgba32Float,
                         view_dimension: wgpu::TextureViewDimension::D2,
                     },
+                    BindingKind::StorageTextureRead => wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::ReadOnly,
+                        format: wgpu::TextureFormat::Rgba32Float,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                    },
                 };
                 wgpu::BindGroupLayoutEntry { binding, visibility: wgpu::ShaderStages::COMPUTE, ty, count: None }
             })
@@ -444,12 +493,14 @@ impl Gpu {
                 })
             } else {
                 match next.next().unwrap() {
-                    Bind::Buf(t, None) if kind == BindingKind::Texture => {
+                    Bind::Buf(t, None) if kind == BindingKind::Texture || kind == BindingKind::StorageTextureRead => {
                         views.push(self.linear_copy(&mut rec, t, binding));
                         view_bindings.push(binding);
                         continue;
                     }
-                    Bind::Buf(t, Some(_)) if kind == BindingKind::Texture => {
+                    Bind::Buf(t, Some(_))
+                        if kind == BindingKind::Texture || kind == BindingKind::StorageTextureRead =>
+                    {
                         panic!("{}: binding {binding} is a texture; bind the whole tensor {:?}", k.name(), t.shape())
                     }
                     Bind::Buf(t, None) => t.buffer().as_entire_binding(),
@@ -494,13 +545,27 @@ impl Gpu {
             .unwrap()
             .entry((rows, binding))
             .or_insert_with(|| {
-                let usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+                let usage = wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::STORAGE_BINDING
+                    | wgpu::TextureUsages::COPY_DST;
                 let t = rgba32f_texture(&self.device, LINEAR_WIDTH as u32, rows, usage, "linear copy of a tensor");
                 let v = t.create_view(&Default::default());
                 (t, v)
             })
             .clone();
-        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, vecs });
+        // whole rows of LINEAR_WIDTH texels, then the partial last row
+        let (full, rest) = (vecs / LINEAR_WIDTH, vecs % LINEAR_WIDTH);
+        let row_bytes = (LINEAR_WIDTH * 16) as u32;
+        let mut regions = Vec::new();
+        if full > 0 {
+            let width = LINEAR_WIDTH as u32;
+            regions.push(CopyRegion { offset: 0, bytes_per_row: row_bytes, width, rows: full as u32, y: 0 });
+        }
+        if rest > 0 {
+            let offset = (full * LINEAR_WIDTH * 16) as u64;
+            regions.push(CopyRegion { offset, bytes_per_row: row_bytes, width: rest as u32, rows: 1, y: full as u32 });
+        }
+        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, regions });
         view
     }
 

@@ -18,6 +18,8 @@ pub enum BindingKind {
     Texture,
     /// `texture_storage_2d<rgba32float, write>`.
     StorageTexture,
+    /// `texture_storage_2d<rgba32float, read>`.
+    StorageTextureRead,
 }
 
 /// One WGSL file, embedded in the binary.

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use super::context::LINEAR_WIDTH;
 use super::kernel::Kernel;
 
 pub enum Cmd {
@@ -21,13 +20,24 @@ pub enum Cmd {
     Clear {
         buf: wgpu::Buffer,
     },
-    /// The first `vecs` vec4s of `src` into a linear texture (see
-    /// `Gpu::dispatch_binds`).
+    /// Rectangles of `src` into a texture (a linear texture: see
+    /// `Gpu::dispatch_binds`; GEMM operands: `ScratchTextures::copy_of`).
     CopyToTexture {
         src: wgpu::Buffer,
         texture: wgpu::Texture,
-        vecs: usize,
+        regions: Vec<CopyRegion>,
     },
+}
+
+/// `rows` rows of `width` texels from byte `offset` of a buffer, rows
+/// `bytes_per_row` apart (a multiple of 256), to texel (0, `y`) onwards.
+#[derive(Clone, Copy, Debug)]
+pub struct CopyRegion {
+    pub offset: u64,
+    pub bytes_per_row: u32,
+    pub width: u32,
+    pub rows: u32,
+    pub y: u32,
 }
 
 #[derive(Default)]
@@ -58,8 +68,26 @@ pub fn encode(enc: &mut wgpu::CommandEncoder, cmds: &[Cmd], timestamps: Option<&
                 enc.clear_buffer(buf, 0, None);
                 i += 1;
             }
-            Cmd::CopyToTexture { src, texture, vecs } => {
-                copy_linear(enc, src, texture, *vecs);
+            Cmd::CopyToTexture { src, texture, regions } => {
+                for r in regions {
+                    enc.copy_buffer_to_texture(
+                        wgpu::TexelCopyBufferInfo {
+                            buffer: src,
+                            layout: wgpu::TexelCopyBufferLayout {
+                                offset: r.offset,
+                                bytes_per_row: Some(r.bytes_per_row),
+                                rows_per_image: None,
+                            },
+                        },
+                        wgpu::TexelCopyTextureInfo {
+                            texture,
+                            mip_level: 0,
+                            origin: wgpu::Origin3d { x: 0, y: r.y, z: 0 },
+                            aspect: wgpu::TextureAspect::All,
+                        },
+                        wgpu::Extent3d { width: r.width, height: r.rows, depth_or_array_layers: 1 },
+                    );
+                }
                 i += 1;
             }
             Cmd::Dispatch { .. } => {
@@ -84,39 +112,5 @@ pub fn encode(enc: &mut wgpu::CommandEncoder, cmds: &[Cmd], timestamps: Option<&
                 }
             }
         }
-    }
-}
-
-/// Whole rows of LINEAR_WIDTH texels, then the partial last row.
-fn copy_linear(enc: &mut wgpu::CommandEncoder, src: &wgpu::Buffer, texture: &wgpu::Texture, vecs: usize) {
-    let w = LINEAR_WIDTH;
-    let row_bytes = (w * 16) as u32;
-    let (rows, rest) = (vecs / w, vecs % w);
-    let region = |row: usize, width: usize, height: usize| {
-        (
-            wgpu::TexelCopyBufferInfo {
-                buffer: src,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: (row * w * 16) as u64,
-                    bytes_per_row: Some(row_bytes),
-                    rows_per_image: None,
-                },
-            },
-            wgpu::TexelCopyTextureInfo {
-                texture,
-                mip_level: 0,
-                origin: wgpu::Origin3d { x: 0, y: row as u32, z: 0 },
-                aspect: wgpu::TextureAspect::All,
-            },
-            wgpu::Extent3d { width: width as u32, height: height as u32, depth_or_array_layers: 1 },
-        )
-    };
-    if rows > 0 {
-        let (b, t, e) = region(0, w, rows);
-        enc.copy_buffer_to_texture(b, t, e);
-    }
-    if rest > 0 {
-        let (b, t, e) = region(rows, rest, 1);
-        enc.copy_buffer_to_texture(b, t, e);
     }
 }

@@ -166,7 +166,7 @@ pub fn gemm_into_with(
     // Unused bias binding: any read-only buffer of this dispatch.
     let bias_t = bias.unwrap_or(a);
     let path = match path {
-        GemmPath::CpuTex if super::gemm_tex::supported(gpu, m, n, k) => {
+        GemmPath::CpuTex if super::gemm_tex::supported(gpu, t, m, n, k) => {
             return super::gemm_tex::gemm_tex(gpu, a, b, t, bias_t, flags, c, m, n, k);
         }
         GemmPath::CpuTex => GemmPath::CpuUbo2,

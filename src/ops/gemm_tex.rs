@@ -1,14 +1,22 @@
 //! Host side of shaders/gemm_tex.wgsl: the default GEMM on CPU adapters
 //! whose subgroups are 8 wide (lavapipe on a 256-bit CPU).
 //!
-//! Each product packs op(A) and op(B) into two scratch rgba32float textures
-//! (`pack_tex`: transpose, strides and zero padding in one pass each), then
-//! runs `gemm_tex` (32 rows x 4 columns of C per lane, A shared across a
-//! subgroup by broadcast). The shader header says why textures: on llvmpipe
-//! a texel fetch costs about an eighth of a storage-buffer load. Measured
-//! with `advlab bench gemm` at 1024^3 on the quiet 2-core machine: 35-37
-//! GFLOP/s; under load the best storage-buffer kernel (`cpu_ubo2`, kept as
-//! the fallback) gave 7.4-7.5 where this gave 14.6-17.4.
+//! Each product puts A and B, each as stored (transposed or not), into two
+//! scratch rgba32float textures: a copy when the rows are whole 256-byte
+//! pitches, else `pack_tex` (zero padding, any row length); then one of the
+//! four `gemm_tex_XY` kernels (per transpose combination; 32 rows x 4
+//! columns of C per lane, A shared across a subgroup by broadcast) reads
+//! them. Aᵀ and B are kept in vertical bands (see `layouts`). The shader
+//! header has the measured reasons and the rejected variants.
+//!
+//! `advlab bench gemm`, medians of 3 interleaved runs, with a nice-19
+//! training job running in another session (autogroup scheduling gives it
+//! an equal share, so a benchmark gets about one of the two cores: CPU
+//! time = wall time): the previous design (one `texture_2d` layout, every
+//! operand repacked, NT/TN transposed by the pack) 19.3/18.9/18.2 GFLOP/s
+//! NN/NT/TN at 1024^3 and 13.7/13.3/13.6 at 2048^3 (35-37 on the quiet
+//! machine), this one 35.6/33.4/36.5 and 32.4/34.8/32.9. Per CPU-second
+//! (1024^3, 20 products per variant): 18.8 before, 34 now.
 
 use crate::gpu::{kernels as k, Bind, Gpu, ScratchTextures};
 use crate::tensor::Tensor;
@@ -16,7 +24,7 @@ use crate::tensor::Tensor;
 use super::gemm::Trans;
 
 #[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     m: u32,
     n: u32,
@@ -24,55 +32,112 @@ struct Params {
     flags: u32,
     rows: u32,
     cols: u32,
-    s0: u32,
-    s1: u32,
+    width: u32,
+    height: u32,
+    bw: u32,
+    abw: u32,
+    bbw: u32,
+    pad: u32,
 }
 
 /// Rows of C per lane, and lanes per workgroup (both fixed in the shader).
 const TM: usize = 32;
 const WG: usize = 64;
 
+/// An operand's texture: logically `width` x `height` texels (texel (c, r)
+/// = x(r, 4c .. 4c + 3) of x as stored), kept as bands of `bw` texels
+/// stacked vertically (texture `bw` x `bands * height`; `bw = width` is
+/// the plain layout).
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    width: usize,
+    height: usize,
+    bw: usize,
+}
+
+impl Layout {
+    fn texture(&self) -> (u32, u32) {
+        (self.bw as u32, (self.width.div_ceil(self.bw) * self.height) as u32)
+    }
+}
+
+/// Bands for an operand read along its texture rows by one subgroup at a
+/// time (Aᵀ, B): the narrowest power-of-two multiple of `min_bw` texels
+/// whose stacked bands fit in `tex` rows, else the plain layout. A
+/// subgroup's K loop then steps 16 `bw` bytes per K step instead of a
+/// whole operand row: with 1024-float rows every step was another 4 KiB
+/// page (measured 2048^3: NN 25, TN 21 GFLOP/s against NT 38, whose
+/// operands are both read along their rows).
+fn banded(width: usize, height: usize, min_bw: usize, tex: usize) -> Layout {
+    let mut bw = min_bw;
+    while bw < width && width.div_ceil(bw) * height > tex {
+        bw *= 2;
+    }
+    Layout { width, height, bw: bw.min(width) }
+}
+
+/// The layouts of A and B, each as stored: A [M, K] as K4 x (M rounded up
+/// to TM), Aᵀ [K, M] as M4 x 4 K4 in bands of >= 8 texels (one row
+/// block), B [K, N] as N4 x 4 K4 in bands of >= 8 texels (one subgroup's
+/// columns; 64-texel bands, one workgroup's, measured the same within
+/// noise), Bᵀ [N, K] as K4 x N. Rows up to 4 K4 along K are zero padding.
+fn layouts(t: Trans, m: usize, n: usize, k: usize, tex: usize) -> [Layout; 2] {
+    let (m4, n4, k4) = (m.div_ceil(4), n.div_ceil(4), k.div_ceil(4));
+    let plain = |width, height| Layout { width, height, bw: width };
+    let a = if t.ta { banded(m4, k4 * 4, TM / 4, tex) } else { plain(k4, m.next_multiple_of(TM)) };
+    let b = if t.tb { plain(k4, n) } else { banded(n4, k4 * 4, 8, tex) };
+    [a, b]
+}
+
 /// Whether `gemm_tex` can run an M x N x K product on this adapter: it
 /// needs 8-wide subgroups and textures large enough for both operands.
-pub fn supported(gpu: &Gpu, m: usize, n: usize, k: usize) -> bool {
+pub fn supported(gpu: &Gpu, t: Trans, m: usize, n: usize, k: usize) -> bool {
     let tex = gpu.limits.max_texture_dimension_2d as usize;
     let groups = gpu.limits.max_compute_workgroups_per_dimension as usize;
-    let k4 = k.div_ceil(4);
     gpu.features.contains(wgpu::Features::SUBGROUP)
         && gpu.info.subgroup_min_size == 8
         && gpu.info.subgroup_max_size == 8
-        && k4 * 4 <= tex
-        && m.next_multiple_of(TM) <= tex
-        && n.div_ceil(4) <= tex
+        && layouts(t, m, n, k, tex).iter().all(|l| {
+            let (w, h) = l.texture();
+            w as usize <= tex && h as usize <= tex
+        })
         && m.div_ceil(TM) <= groups
         && n.div_ceil(4).div_ceil(WG) <= groups
 }
 
-/// Pack op(x) ([rows, cols], x row-major with `ld` floats per row, read
-/// transposed when `trans`) into a `width` x `height` texel texture.
+/// x ([rows, cols], row-major) into its texture `l`, zero past `cols` (and
+/// past `rows` unless `stale_rows_ok`: then rows past `rows` may keep older
+/// data).
 #[allow(clippy::too_many_arguments)]
 fn pack(
     gpu: &Gpu,
     texs: &mut ScratchTextures,
     x: &Tensor,
-    trans: bool,
-    ld: usize,
     rows: usize,
     cols: usize,
-    width: usize,
-    height: usize,
+    l: Layout,
+    stale_rows_ok: bool,
     slot: u32,
 ) -> wgpu::TextureView {
-    let tex = texs.get(width as u32, height as u32, slot);
-    let (s0, s1) = if trans { (1, ld) } else { (ld, 1) };
-    let p = Params { m: 0, n: 0, k4: 0, flags: 0, rows: rows as u32, cols: cols as u32, s0: s0 as u32, s1: s1 as u32 };
-    // One vec4 load per texel where src's rows are whole vec4s.
-    let (kernel, rows_per_lane) = match (ld % 4 == 0, trans) {
-        (true, false) => (&k::GEMM_TEX_PACK_TEX_V4, 1),
-        (true, true) => (&k::GEMM_TEX_PACK_TEX_T4, 4),
-        (false, _) => (&k::GEMM_TEX_PACK_TEX, 1),
+    let (tw, th) = l.texture();
+    // Rows already in the texture layout, whole 256-byte pitches: copies,
+    // no pack pass (at 1024^3 `pack_tex_v4` took 6.1 ms of a 65 ms product,
+    // the copy 0.9 ms).
+    if cols.is_multiple_of(64) && l.width * 4 == cols && (l.height == rows || stale_rows_ok) {
+        return texs.copy_of(x, cols, l.bw, l.height, tw, th, slot);
+    }
+    let tex = texs.get(tw, th, slot);
+    let p = Params {
+        rows: rows as u32,
+        cols: cols as u32,
+        width: l.width as u32,
+        height: l.height as u32,
+        bw: l.bw as u32,
+        ..Default::default()
     };
-    let groups = [(width as u32).div_ceil(8), (height as u32).div_ceil(8 * rows_per_lane), 1];
+    // One vec4 load per texel where x's rows are whole vec4s.
+    let kernel = if cols.is_multiple_of(4) { &k::GEMM_TEX_PACK_TEX_V4 } else { &k::GEMM_TEX_PACK_TEX };
+    let groups = [(l.width as u32).div_ceil(8), (l.height as u32).div_ceil(8), 1];
     // `srct` (5; the tensor, copied into a linear texture), `dst` (6)
     let binds = [Bind::Buf(x, None), Bind::Tex(&tex)];
     gpu.dispatch_binds(kernel, &[], &p, &binds, groups);
@@ -95,18 +160,35 @@ pub fn gemm_tex(
     n: usize,
     k: usize,
 ) {
-    let k4 = k.div_ceil(4);
-    let n4 = n.div_ceil(4);
-    let a_ld = if t.ta { m } else { k };
-    let b_ld = if t.tb { k } else { n };
+    let [la, lb] = layouts(t, m, n, k, gpu.limits.max_texture_dimension_2d as usize);
+    let (a_rows, a_cols) = if t.ta { (k, m) } else { (m, k) };
+    let (b_rows, b_cols) = if t.tb { (n, k) } else { (k, n) };
     // Held until the product is recorded: another thread's product must not
-    // repack these textures in between.
+    // repack these textures in between. Stale rows are harmless past M (A)
+    // and past N (Bᵀ: its texture is exactly N rows), not along K.
     let mut texs = gpu.scratch_textures();
-    let ta = pack(gpu, &mut texs, a, t.ta, a_ld, m, k, k4, m.next_multiple_of(TM), 0);
-    let tb = pack(gpu, &mut texs, b, t.tb, b_ld, k, n, n4, k4 * 4, 1);
-    let p = Params { m: m as u32, n: n as u32, k4: k4 as u32, flags, rows: 0, cols: 0, s0: 0, s1: 0 };
-    let groups = [n4.div_ceil(WG) as u32, m.div_ceil(TM) as u32, 1];
-    let kernel = if n % 4 == 0 { &k::GEMM_TEX_GEMM_TEX_N4 } else { &k::GEMM_TEX_GEMM_TEX };
+    let ta = pack(gpu, &mut texs, a, a_rows, a_cols, la, !t.ta, 0);
+    let tb = pack(gpu, &mut texs, b, b_rows, b_cols, lb, t.tb, 1);
+    let p = Params {
+        m: m as u32,
+        n: n as u32,
+        k4: k.div_ceil(4) as u32,
+        flags,
+        abw: la.bw as u32,
+        bbw: lb.bw as u32,
+        ..Default::default()
+    };
+    let groups = [n.div_ceil(4).div_ceil(WG) as u32, m.div_ceil(TM) as u32, 1];
+    let kernel = match (t.ta, t.tb, n.is_multiple_of(4)) {
+        (false, false, false) => &k::GEMM_TEX_GEMM_TEX_NN,
+        (false, false, true) => &k::GEMM_TEX_GEMM_TEX_NN_N4,
+        (false, true, false) => &k::GEMM_TEX_GEMM_TEX_NT,
+        (false, true, true) => &k::GEMM_TEX_GEMM_TEX_NT_N4,
+        (true, false, false) => &k::GEMM_TEX_GEMM_TEX_TN,
+        (true, false, true) => &k::GEMM_TEX_GEMM_TEX_TN_N4,
+        (true, true, false) => &k::GEMM_TEX_GEMM_TEX_TT,
+        (true, true, true) => &k::GEMM_TEX_GEMM_TEX_TT_N4,
+    };
     gpu.dispatch_binds(
         kernel,
         &[],
