@@ -22,8 +22,8 @@ struct Params {
 // x and dy arrive as linear textures (see Gpu::dispatch_binds): on lavapipe
 // a texel fetch costs a fraction of a storage-buffer load. (A variant with
 // one texel per 4 elements when HW % 4 == 0 measured 25% slower.)
-@group(0) @binding(1) var xt: texture_2d<f32>;
-@group(0) @binding(2) var dyt: texture_2d<f32>;
+@group(0) @binding(1) var xt: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(2) var dyt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
 @group(0) @binding(5) var<storage, read> mean_in: array<f32>;
@@ -55,8 +55,8 @@ fn reduce2(a: f32, b: f32, lid: u32) -> vec2<f32> {
     return r;
 }
 
-fn ld(t: texture_2d<f32>, i: u32) -> f32 {
-    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u), 0)[i & 3u];
+fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
+    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
 }
 
 // flat index of the e-th element (e < N*HW) of channel c

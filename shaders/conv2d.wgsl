@@ -45,19 +45,19 @@ struct Params {
 // "linear" rgba32float textures (vec4 i at texel (i % 4096, i / 4096)):
 // on llvmpipe a texel fetch costs about an eighth of a storage-buffer load
 // (see gemm_tex.wgsl). `pad` and `pack` write them.
-@group(0) @binding(10) var xt: texture_2d<f32>;
-@group(0) @binding(11) var wtt: texture_2d<f32>;
+@group(0) @binding(10) var xt: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(11) var wtt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(12) var lin: texture_storage_2d<rgba32float, write>;
-@group(0) @binding(13) var dyt: texture_2d<f32>;
+@group(0) @binding(13) var dyt: texture_storage_2d<rgba32float, read>;
 // x for `pad`, as a linear texture of scalars (see Gpu::dispatch_binds)
-@group(0) @binding(14) var xs: texture_2d<f32>;
+@group(0) @binding(14) var xs: texture_storage_2d<rgba32float, read>;
 
-fn ld(t: texture_2d<f32>, i: u32) -> f32 {
-    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u), 0)[i & 3u];
+fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
+    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
 }
 
-fn ldt(t: texture_2d<f32>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u), 0);
+fn ldt(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u));
 }
 
 // Direct kernels' register tile: TO = 8 output (or input, in backward_data)

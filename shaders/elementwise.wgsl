@@ -11,15 +11,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var xt: texture_2d<f32>;
-@group(0) @binding(2) var yt: texture_2d<f32>;
+@group(0) @binding(1) var xt: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(2) var yt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
 
-// Tensors bound to texture_2d bindings arrive as linear textures (see
+// Tensors bound to read-only storage-texture bindings arrive as linear
+// textures (see
 // Gpu::dispatch_binds): vec4 i at texel (i % 4096, i / 4096). On lavapipe a
 // texel fetch costs a fraction of a storage-buffer load.
-fn ldt(t: texture_2d<f32>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u), 0);
+fn ldt(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u));
 }
 
 const WG: u32 = 256u;

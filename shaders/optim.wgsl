@@ -22,16 +22,16 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> w: array<vec4<f32>>;
-@group(0) @binding(2) var gt: texture_2d<f32>;
+@group(0) @binding(2) var gt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
 
-@group(0) @binding(5) var wt: texture_2d<f32>;
-@group(0) @binding(6) var mt: texture_2d<f32>;
-@group(0) @binding(7) var vt: texture_2d<f32>;
+@group(0) @binding(5) var wt: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(6) var mt: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(7) var vt: texture_storage_2d<rgba32float, read>;
 
-fn ldt(t: texture_2d<f32>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u), 0);
+fn ldt(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u));
 }
 
 const WG: u32 = 256u;
