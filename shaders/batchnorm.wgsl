@@ -2,10 +2,10 @@
 // BatchNorm1d on [N, F]), PyTorch semantics: biased batch variance for
 // normalising, unbiased variance into running_var, eps inside the sqrt.
 //
-// Training forward and the backward pass run one workgroup per channel: a
-// workgroup-memory tree reduction (two barriers per level; a handful of
-// levels, cheap even on lavapipe) followed by the element-wise pass, so each
-// is one dispatch.
+// Training forward and the backward pass run one workgroup per channel: one
+// pass for the sums, a workgroup-memory tree reduction (two barriers per
+// level; a handful of levels, cheap even on lavapipe), then the element-wise
+// pass, so each is one dispatch.
 
 struct Params {
     n: u32,
@@ -59,11 +59,32 @@ fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
     return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
 }
 
-// flat index of the e-th element (e < N*HW) of channel c
-fn at(e: u32, c: u32) -> u32 {
-    let n = e / p.hw;
-    let i = e - n * p.hw;
-    return (n * p.c + c) * p.hw + i;
+// A lane's walk over the elements e = lid, lid + WG, ... of one channel,
+// as (n, i) = (e / HW, e % HW) advanced by adds: a division per element
+// (a scalar loop on lavapipe) measured slower than the whole pass otherwise.
+struct Walk {
+    n: u32,
+    i: u32,
+    dn: u32, // WG / HW
+    di: u32, // WG % HW
+}
+
+fn walk(lid: u32) -> Walk {
+    return Walk(lid / p.hw, lid % p.hw, WG / p.hw, WG % p.hw);
+}
+
+fn step(w: ptr<function, Walk>) {
+    (*w).n += (*w).dn;
+    (*w).i += (*w).di;
+    if ((*w).i >= p.hw) {
+        (*w).i -= p.hw;
+        (*w).n += 1u;
+    }
+}
+
+// flat index of the walk's element in channel c
+fn at(w: Walk, c: u32) -> u32 {
+    return (w.n * p.c + c) * p.hw + w.i;
 }
 
 // One workgroup per channel: batch mean / invstd, running-stat update, y.
@@ -76,15 +97,21 @@ fn train_forward(
     let c = wid.x + wid.y * nwg.x;
     if (c >= p.c) { return; }
     let m = p.n * p.hw;
+    // One pass for both moments, shifted by the channel's first element so
+    // an offset mean does not cancel catastrophically in E[d²] - E[d]².
+    let shift = ld(xt, c * p.hw);
     var s = 0.0;
-    for (var e = lid; e < m; e += WG) { s += ld(xt, at(e, c)); }
-    let mean = reduce2(s, 0.0, lid).x / f32(m);
     var q = 0.0;
+    var w = walk(lid);
     for (var e = lid; e < m; e += WG) {
-        let d = ld(xt, at(e, c)) - mean;
+        let d = ld(xt, at(w, c)) - shift;
+        s += d;
         q += d * d;
+        step(&w);
     }
-    let var_b = reduce2(q, 0.0, lid).x / f32(m);
+    let sums = reduce2(s, q, lid) / f32(m);
+    let mean = shift + sums.x;
+    let var_b = max(sums.y - sums.x * sums.x, 0.0);
     let invstd = inverseSqrt(var_b + p.eps);
     if (lid == 0u) {
         stat_a[c] = mean;
@@ -97,9 +124,11 @@ fn train_forward(
     }
     let k = invstd * gamma[c];
     let b = beta[c];
+    w = walk(lid);
     for (var e = lid; e < m; e += WG) {
-        let i = at(e, c);
+        let i = at(w, c);
         out[i] = (ld(xt, i) - mean) * k + b;
+        step(&w);
     }
 }
 
@@ -129,11 +158,13 @@ fn backward(
     let invstd = select(scale_in[c], inverseSqrt(scale_in[c] + p.eps), is_eval);
     var sg = 0.0;
     var sb = 0.0;
+    var w = walk(lid);
     for (var e = lid; e < m; e += WG) {
-        let i = at(e, c);
+        let i = at(w, c);
         let g = ld(dyt, i);
         sb += g;
         sg += g * (ld(xt, i) - mean) * invstd;
+        step(&w);
     }
     let r = reduce2(sg, sb, lid);
     if (lid == 0u) {
@@ -142,13 +173,15 @@ fn backward(
     }
     let k = gamma[c] * invstd;
     let inv_m = 1.0 / f32(m);
+    w = walk(lid);
     for (var e = lid; e < m; e += WG) {
-        let i = at(e, c);
+        let i = at(w, c);
         if (is_eval) {
             out[i] = k * ld(dyt, i);
         } else {
             let xhat = (ld(xt, i) - mean) * invstd;
             out[i] = k * (ld(dyt, i) - r.y * inv_m - xhat * r.x * inv_m);
         }
+        step(&w);
     }
 }
