@@ -97,7 +97,9 @@ fn tol(cs: Case) -> f64 {
 
 const ALGOS: [ConvAlgo; 3] = [ConvAlgo::Auto, ConvAlgo::Direct, ConvAlgo::Im2col];
 
-const FWD_CASES: [Case; 14] = [
+// Widths that are multiples of 4 with pads 0, 1, 2 and 3 (every alignment
+// of a padded row against the source texels).
+const FWD_CASES: [Case; 15] = [
     (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
     (1, 1, 5, 5, 1, 3, 3, 1, 1, 0, 0),
     (3, 2, 7, 9, 5, 3, 3, 1, 1, 1, 1),
@@ -112,6 +114,7 @@ const FWD_CASES: [Case; 14] = [
     (3, 1, 28, 28, 6, 5, 5, 1, 1, 0, 0),
     (2, 6, 12, 12, 16, 5, 5, 1, 1, 0, 0),
     (1, 3, 32, 32, 64, 5, 5, 1, 1, 2, 2),
+    (2, 2, 8, 12, 3, 7, 7, 1, 1, 3, 3),
 ];
 
 #[test]
@@ -216,7 +219,9 @@ fn conv_ref_grads(x: &[f64], w: &[f64], dy: &[f64], cs: Case) -> (Vec<f64>, Vec<
 #[test]
 fn backward_large_shapes_match_adjoint_oracle() {
     let gpu = gpu();
-    let cases: [Case; 4] = [
+    // (2, 3, 8, 12, ..): x padded by 1 and dy by 3 (shifts 3 and 1 in `pad`)
+    let cases: [Case; 5] = [
+        (2, 3, 8, 12, 6, 5, 5, 1, 1, 1, 1),
         (3, 5, 17, 17, 10, 3, 3, 1, 1, 1, 1),
         (3, 3, 32, 32, 64, 5, 5, 1, 1, 2, 2),
         (2, 7, 15, 13, 11, 3, 3, 2, 2, 1, 1),
