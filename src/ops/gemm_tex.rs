@@ -9,14 +9,13 @@
 //! them. Aᵀ and B are kept in vertical bands (see `layouts`). The shader
 //! header has the measured reasons and the rejected variants.
 //!
-//! `advlab bench gemm`, medians of 3 interleaved runs, with a nice-19
-//! training job running in another session (autogroup scheduling gives it
-//! an equal share, so a benchmark gets about one of the two cores: CPU
-//! time = wall time): the previous design (one `texture_2d` layout, every
-//! operand repacked, NT/TN transposed by the pack) 19.3/18.9/18.2 GFLOP/s
-//! NN/NT/TN at 1024^3 and 13.7/13.3/13.6 at 2048^3 (35-37 on the quiet
-//! machine), this one 35.6/33.4/36.5 and 32.4/34.8/32.9. Per CPU-second
-//! (1024^3, 20 products per variant): 18.8 before, 34 now.
+//! `advlab bench gemm` at 1024^3 NN/NT/TN on the 2-core Intel Xeon (2.6
+//! GHz) development machine, nothing else running, back to back: the
+//! previous design (one sampled `texture_2d` layout, every operand
+//! repacked, NT/TN transposed by the pack) 39.4/38.8/38.7 GFLOP/s, this one
+//! 78.4/70.9/75.8 (2048^3: 32.2/31.9/30.8 -> 75.0/75.0/73.6). llvmpipe
+//! emits `fma` as a multiply and an add, so 16 flops per cycle per core,
+//! ~83 GFLOP/s here, is the ceiling.
 
 use crate::gpu::{kernels as k, Bind, Gpu, ScratchTextures};
 use crate::tensor::Tensor;
