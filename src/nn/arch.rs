@@ -84,7 +84,7 @@ pub struct Arch {
 }
 
 pub const KNOWN: &str =
-    "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32, alexnet-cifar, vgg-cifar, vgg-cifar:W (widths / W)";
+    "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32, alexnet-cifar, vgg-cifar, vgg-cifar:W (widths / W), vgg-cifar:W:dS (dropout rates x S)";
 
 /// CIFAR-10 training-set per-channel mean and standard deviation.
 pub const CIFAR_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
@@ -96,14 +96,23 @@ impl Arch {
             "lenet" | "lenet:1x28x28" => return Ok(Self::lenet(spec, [1, 28, 28])),
             "lenet:3x32x32" => return Ok(Self::lenet(spec, [3, 32, 32])),
             "alexnet-cifar" => return Ok(Self::alexnet_cifar(spec)),
-            "vgg-cifar" => return Ok(Self::vgg_cifar(spec, 1)),
+            "vgg-cifar" => return Ok(Self::vgg_cifar(spec, 1, 1.0)),
             _ => {}
         }
-        if let Some(w) = spec.strip_prefix("vgg-cifar:") {
+        if let Some(rest) = spec.strip_prefix("vgg-cifar:") {
+            let (w, scale) = match rest.split_once(":d") {
+                Some((w, s)) => {
+                    let s: f32 = s.parse().ok().filter(|s: &f32| (0.0..=1.0).contains(s)).with_context(|| {
+                        format!("--arch {spec:?}: the dropout scale after :d must be a number in [0, 1], like vgg-cifar:8:d0.25")
+                    })?;
+                    (w, s)
+                }
+                None => (rest, 1.0),
+            };
             let w: usize = w.parse().ok().filter(|&w: &usize| w > 0 && 64 % w == 0).with_context(|| {
                 format!("--arch {spec:?}: the width divisor must be 1, 2, 4, 8, 16, 32 or 64, like vgg-cifar:8")
             })?;
-            return Ok(Self::vgg_cifar(spec, w));
+            return Ok(Self::vgg_cifar(spec, w, scale));
         }
         let Some(rest) = spec.strip_prefix("mlp:") else {
             bail!("--arch {spec:?}: unknown architecture (known: {KNOWN})");
@@ -186,8 +195,10 @@ impl Arch {
     /// original has it), max-pool 2 after each block, then Dropout 0.5,
     /// fc1 (512/div) ReLU BatchNorm1d, Dropout 0.5, fc2 → 10. The input is
     /// mapped from [0,1] to [-1,1] inside the model. Names: conv1..conv13,
-    /// bn1..bn13, fc1, bn14, fc2.
-    fn vgg_cifar(spec: &str, div: usize) -> Arch {
+    /// bn1..bn13, fc1, bn14, fc2. `dropout` scales every dropout rate
+    /// (`vgg-cifar:W:dS`): the original rates were chosen for 64-512
+    /// channels and swamp the thin layers of large W (results/vgg-cifar/).
+    fn vgg_cifar(spec: &str, div: usize, dropout: f32) -> Arch {
         let blocks: [&[usize]; 5] = [&[64, 64], &[128, 128], &[256, 256, 256], &[512, 512, 512], &[512, 512, 512]];
         let mut layers = vec![Layer::Normalize { mean: vec![0.5; 3], std: vec![0.5; 3] }];
         let (mut inp, mut i) = (3, 0);
@@ -199,7 +210,7 @@ impl Arch {
                 layers.push(Layer::Relu);
                 layers.push(Layer::BatchNorm2d { name: format!("bn{i}"), c: out });
                 if j + 1 < widths.len() {
-                    layers.push(Layer::Dropout { p: if b == 0 { 0.3 } else { 0.4 } });
+                    layers.push(Layer::Dropout { p: dropout * if b == 0 { 0.3 } else { 0.4 } });
                 }
                 inp = out;
             }
@@ -208,11 +219,11 @@ impl Arch {
         let hidden = 512 / div;
         layers.extend([
             Layer::Flatten,
-            Layer::Dropout { p: 0.5 },
+            Layer::Dropout { p: dropout * 0.5 },
             Layer::Linear { name: "fc1".into(), inp, out: hidden },
             Layer::Relu,
             Layer::BatchNorm1d { name: "bn14".into(), c: hidden },
-            Layer::Dropout { p: 0.5 },
+            Layer::Dropout { p: dropout * 0.5 },
             Layer::Linear { name: "fc2".into(), inp: hidden, out: 10 },
         ]);
         Arch { spec: spec.to_string(), input: [3, 32, 32], classes: 10, layers }
@@ -317,6 +328,20 @@ mod tests {
         assert_eq!(a.buffers().len(), 2 * 14);
         assert!(Arch::parse("vgg-cifar:3").is_err());
         assert!(Arch::parse("vgg-cifar:0").is_err());
+        // :dS scales the dropout rates and nothing else
+        let rates = |a: &Arch| -> Vec<f32> {
+            a.layers.iter().filter_map(|l| if let Layer::Dropout { p } = l { Some(*p) } else { None }).collect()
+        };
+        let light = Arch::parse("vgg-cifar:8:d0.25").unwrap();
+        assert_eq!(light.params(), a.params());
+        let (r1, r4) = (rates(&a), rates(&light));
+        assert_eq!(r1.len(), r4.len());
+        assert!(r1.iter().zip(&r4).all(|(x, y)| (x * 0.25 - y).abs() < 1e-7), "{r1:?} vs {r4:?}");
+        assert_eq!(r1[0], 0.3);
+        assert!(rates(&Arch::parse("vgg-cifar:8:d0").unwrap()).iter().all(|&p| p == 0.0));
+        for bad in ["vgg-cifar:8:d1.5", "vgg-cifar:8:d-0.1", "vgg-cifar:8:dx", "vgg-cifar:8:"] {
+            assert!(Arch::parse(bad).is_err(), "{bad} should be refused");
+        }
         let full = Arch::parse("vgg-cifar").unwrap();
         assert!(full.params().iter().any(|(n, s, _)| n == "conv13.weight" && s == &vec![512, 512, 3, 3]));
     }
