@@ -93,7 +93,7 @@ fn src(i: u32) -> f32 {
 
 // Logical texel (x, y) of an operand texture is stored at texel
 // (x % bw, (x / bw) * height + y): bands of bw texels stacked vertically
-// (see `dims` in src/ops/gemm_tex.rs; bw = width is the plain layout).
+// (see `Layout` in src/ops/gemm_tex.rs; bw = width is the plain layout).
 fn band_store(x: u32, y: u32, v: vec4<f32>) {
     textureStore(dst, vec2<u32>(x % p.bw, x / p.bw * p.height + y), v);
 }

@@ -243,7 +243,7 @@ fn gemm_tex_limits_and_grid() {
 /// padding rows must be zero).
 #[test]
 fn gemm_tex_copied_operands() {
-    for t in [NN, NT, TN] {
+    for t in [NN, NT, TN, TT] {
         for &(m, n, k) in &[(64, 64, 128), (37, 64, 128), (100, 128, 66), (5, 192, 256)] {
             check_path(m, n, k, t, true, true, GemmPath::CpuTex);
         }
