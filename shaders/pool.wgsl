@@ -1,6 +1,7 @@
 // 2-D max and average pooling over NCHW planes, any kernel, stride and zero
 // padding (overlapping windows included), forward and backward. `mode`
-// picks max (0) or average (1) so the family costs two JIT compiles.
+// picks max or average at run time; the window shape is an override
+// constant, so each distinct window costs one JIT compile per direction.
 //
 // Max pooling records the argmax as an index into the input plane
 // (ih * W + iw, as PyTorch's return_indices). Padding never wins a max.
@@ -29,6 +30,8 @@ struct Params {
 @group(0) @binding(2) var idx_int: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> idx_out: array<f32>;
+// dx as vec4s (backward)
+@group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
 
 // Tensors bound to read-only storage-texture bindings arrive as linear
 // textures (see
@@ -56,6 +59,12 @@ fn divisor(oh: u32, ow: u32) -> f32 {
     return f32(max(h1 - max(h0, 0), 0) * max(w1 - max(w0, 0), 0));
 }
 
+// The window, kh x kw, as constants (set by the host per layer) so the
+// loops below have fixed trip counts: llvmpipe runs loops whose bounds
+// differ per lane as divergent loops, several times slower.
+override KH: u32 = 3u;
+override KW: u32 = 3u;
+
 // x: input [planes, h, w] -> out [planes, oh, ow] (+ idx_out for max)
 @compute @workgroup_size(64)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -68,66 +77,143 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let base = plane * p.h * p.w;
     let h0 = i32(oh * p.sh) - i32(p.ph);
     let w0 = i32(ow * p.sw) - i32(p.pw);
-    let ha = u32(max(h0, 0));
-    let hb = u32(min(h0 + i32(p.kh), i32(p.h)));
-    let wa = u32(max(w0, 0));
-    let wb = u32(min(w0 + i32(p.kw), i32(p.w)));
-    if (p.mode == 0u) {
-        var best = -3.4028235e38;
-        var arg = ha * p.w + wa;
-        var first = true;
-        for (var ih = ha; ih < hb; ih++) {
-            for (var iw = wa; iw < wb; iw++) {
+    var best = -3.4028235e38;
+    var arg = 0u;
+    var first = true;
+    var s = 0.0;
+    for (var dh = 0u; dh < KH; dh++) {
+        // a row above the input wraps and fails the bound
+        let ih = u32(h0 + i32(dh));
+        for (var dw = 0u; dw < KW; dw++) {
+            let iw = u32(w0 + i32(dw));
+            if (ih < p.h && iw < p.w) {
                 let v = ld(xt, base + ih * p.w + iw);
-                // first maximum wins; a NaN wins (as in PyTorch)
-                if (first || v > best || v != v) {
-                    best = v;
-                    arg = ih * p.w + iw;
+                if (p.mode == 0u) {
+                    // first maximum wins; a NaN wins (as in PyTorch)
+                    if (first || v > best || v != v) {
+                        best = v;
+                        arg = ih * p.w + iw;
+                    }
+                    first = false;
+                } else {
+                    s += v;
                 }
-                first = false;
             }
         }
+    }
+    if (p.mode == 0u) {
         out[e] = best;
         idx_out[e] = f32(arg);
     } else {
-        var s = 0.0;
-        for (var ih = ha; ih < hb; ih++) {
-            for (var iw = wa; iw < wb; iw++) {
-                s += ld(xt, base + ih * p.w + iw);
-            }
-        }
         out[e] = s / divisor(oh, ow);
     }
 }
 
-// out = dx [planes, h, w] from x = dy [planes, oh, ow] (and idx_in for max).
-@compute @workgroup_size(64)
-fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = linear(gid, nwg);
-    if (e >= p.planes * p.h * p.w) { return; }
+// Backward: an input element (ih, iw) lies in the windows oh with
+// oh*sh <= ih + ph < oh*sh + kh, at most NWH = ceil(kh / sh) of them, the
+// last being oh = (ih + ph) / sh (likewise for w). The loops run over those
+// NWH x NWW candidates: constant trip counts after specialisation, where
+// per-lane bounds made llvmpipe run divergent loops (backward 16 -> ~5 ms on
+// alexnet-cifar's pools). The host sets NWH, NWW per layer.
+override NWH: u32 = 2u;
+override NWW: u32 = 2u;
+
+// An invocation's position, walked element by element without divisions:
+// hh = ih + ph, qh = hh / sh, rh = hh % sh (the same for w).
+struct Pos {
+    plane: u32,
+    ih: u32,
+    hh: u32,
+    qh: u32,
+    rh: u32,
+    iw: u32,
+    ww: u32,
+    qw: u32,
+    rw: u32,
+}
+
+fn pos_at(e: u32) -> Pos {
     let iw = e % p.w;
     let r = e / p.w;
     let ih = r % p.h;
-    let plane = r / p.h;
-    let here = ih * p.w + iw;
-    // windows (oh, ow) with oh*sh - ph <= ih < oh*sh - ph + kh
-    let hh = i32(ih + p.ph);
-    let ww = i32(iw + p.pw);
-    let oha = u32(max(hh - i32(p.kh) + i32(p.sh), 0)) / p.sh; // ceil((hh-kh+1)/sh)
-    let ohb = min(u32(hh) / p.sh + 1u, p.oh);
-    let owa = u32(max(ww - i32(p.kw) + i32(p.sw), 0)) / p.sw;
-    let owb = min(u32(ww) / p.sw + 1u, p.ow);
-    let base = plane * p.oh * p.ow;
+    let hh = ih + p.ph;
+    let ww = iw + p.pw;
+    return Pos(r / p.h, ih, hh, hh / p.sh, hh % p.sh, iw, ww, ww / p.sw, ww % p.sw);
+}
+
+fn advance(q: ptr<function, Pos>) {
+    (*q).iw += 1u;
+    (*q).ww += 1u;
+    (*q).rw += 1u;
+    if ((*q).rw == p.sw) {
+        (*q).rw = 0u;
+        (*q).qw += 1u;
+    }
+    if ((*q).iw == p.w) {
+        (*q).iw = 0u;
+        (*q).ww = p.pw;
+        (*q).qw = p.pw / p.sw;
+        (*q).rw = p.pw % p.sw;
+        (*q).ih += 1u;
+        (*q).hh += 1u;
+        (*q).rh += 1u;
+        if ((*q).rh == p.sh) {
+            (*q).rh = 0u;
+            (*q).qh += 1u;
+        }
+        if ((*q).ih == p.h) {
+            (*q).ih = 0u;
+            (*q).hh = p.ph;
+            (*q).qh = p.ph / p.sh;
+            (*q).rh = p.ph % p.sh;
+            (*q).plane += 1u;
+        }
+    }
+}
+
+// dx at q: the sum of dy over the windows that contain it (for max, only
+// those whose argmax it is).
+fn grad_at(q: Pos) -> f32 {
+    let here = q.ih * p.w + q.iw;
+    let base = q.plane * p.oh * p.ow;
     var s = 0.0;
-    for (var oh = oha; oh < ohb; oh++) {
-        for (var ow = owa; ow < owb; ow++) {
-            let o = base + oh * p.ow + ow;
-            if (p.mode == 0u) {
-                if (u32(ld(idx_int, o)) == here) { s += ld(xt, o); }
-            } else {
-                s += ld(xt, o) / divisor(oh, ow);
+    for (var a = 0u; a < NWH; a++) {
+        // oh = qh - a; a negative one wraps and fails `oh < p.oh`
+        let oh = q.qh - a;
+        let in_h = oh < p.oh && oh * p.sh + p.kh > q.hh;
+        for (var b = 0u; b < NWW; b++) {
+            let ow = q.qw - b;
+            if (in_h && ow < p.ow && ow * p.sw + p.kw > q.ww) {
+                let o = base + oh * p.ow + ow;
+                if (p.mode == 0u) {
+                    if (u32(ld(idx_int, o)) == here) { s += ld(xt, o); }
+                } else {
+                    s += ld(xt, o) / divisor(oh, ow);
+                }
             }
         }
     }
-    out[e] = s;
+    return s;
+}
+
+// out4 = dx [planes, h, w] from x = dy [planes, oh, ow] (and idx_in for
+// max), a gather over input positions. Each invocation writes 4
+// consecutive elements as one vec4 (zeros past the end, inside the
+// buffer's 256-byte rounding): a quarter of the per-lane storage stores.
+@compute @workgroup_size(64)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = linear(gid, nwg);
+    let total = p.planes * p.h * p.w;
+    let e0 = t * 4u;
+    if (e0 >= total) { return; }
+    var q = pos_at(e0);
+    var v = vec4<f32>();
+    v.x = grad_at(q);
+    advance(&q);
+    if (e0 + 1u < total) { v.y = grad_at(q); }
+    advance(&q);
+    if (e0 + 2u < total) { v.z = grad_at(q); }
+    advance(&q);
+    if (e0 + 3u < total) { v.w = grad_at(q); }
+    out4[t] = v;
 }

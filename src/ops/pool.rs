@@ -61,6 +61,17 @@ impl Pool2d {
         ]
     }
 
+    /// Override constants of `forward`: the window.
+    fn forward_consts(&self) -> [(&'static str, f64); 2] {
+        [("KH", self.kernel.0 as f64), ("KW", self.kernel.1 as f64)]
+    }
+
+    /// Override constants of `backward`: the most windows that contain one
+    /// input row / column, ceil(k / s).
+    fn backward_consts(&self) -> [(&'static str, f64); 2] {
+        [("NWH", self.kernel.0.div_ceil(self.stride.0) as f64), ("NWW", self.kernel.1.div_ceil(self.stride.1) as f64)]
+    }
+
     fn params(&self, x_shape: &[usize], mode: u32) -> Params {
         let o = self.out_shape(x_shape);
         Params {
@@ -89,7 +100,7 @@ pub fn max_pool2d_forward(gpu: &Arc<Gpu>, x: &Tensor, pool: &Pool2d) -> (Tensor,
     let idx = gpu.alloc(&shape);
     let p = pool.params(x.shape(), MAX);
     assert!(x.shape()[2] * x.shape()[3] < 1 << 24, "max_pool2d: planes of 2^24 elements or more");
-    gpu.dispatch(&k::POOL_FORWARD, &p, &[x, &out, &idx], groups_1d(out.len(), 64));
+    gpu.dispatch_with(&k::POOL_FORWARD, &pool.forward_consts(), &p, &[x, &out, &idx], groups_1d(out.len(), 64));
     (out, idx)
 }
 
@@ -102,7 +113,13 @@ pub fn max_pool2d_backward(gpu: &Arc<Gpu>, dy: &Tensor, idx: &Tensor, x_shape: &
     assert_eq!(idx.len(), n, "max_pool2d_backward: indices {:?} != {shape:?}", idx.shape());
     let dx = gpu.alloc(x_shape);
     let p = pool.params(x_shape, MAX);
-    gpu.dispatch(&k::POOL_BACKWARD, &p, &[dy, idx, &dx], groups_1d(dx.len(), 64));
+    gpu.dispatch_with(
+        &k::POOL_BACKWARD,
+        &pool.backward_consts(),
+        &p,
+        &[dy, idx, &dx],
+        groups_1d(dx.len().div_ceil(4), 64),
+    );
     dx
 }
 
@@ -115,7 +132,7 @@ pub fn avg_pool2d_forward(gpu: &Arc<Gpu>, x: &Tensor, pool: &Pool2d, count_inclu
     let p = pool.params(x.shape(), mode);
     // idx_out is not written in average mode: bind a 1-element stand-in.
     let dummy = gpu.alloc(&[1]);
-    gpu.dispatch(&k::POOL_FORWARD, &p, &[x, &out, &dummy], groups_1d(out.len(), 64));
+    gpu.dispatch_with(&k::POOL_FORWARD, &pool.forward_consts(), &p, &[x, &out, &dummy], groups_1d(out.len(), 64));
     out
 }
 
@@ -134,6 +151,12 @@ pub fn avg_pool2d_backward(
     // idx_in is not read in average mode: a cached 1-element constant stands
     // in (binding dy would copy it into a texture a second time).
     let unused_idx = gpu.constant(&[0.0], &[1]);
-    gpu.dispatch(&k::POOL_BACKWARD, &p, &[dy, &unused_idx, &dx], groups_1d(dx.len(), 64));
+    gpu.dispatch_with(
+        &k::POOL_BACKWARD,
+        &pool.backward_consts(),
+        &p,
+        &[dy, &unused_idx, &dx],
+        groups_1d(dx.len().div_ceil(4), 64),
+    );
     dx
 }
