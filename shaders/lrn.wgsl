@@ -3,6 +3,9 @@
 //   s_c = k + alpha/size * sum_{c' = c - size/2 .. c + (size-1)/2} x_{c'}^2
 //   y_c = x_c * s_c^-beta
 // (window centred, zero-padded at the channel edges). One thread per element.
+// The window size is also the override constant SIZE (set by the host), so
+// the window loops have a fixed trip count: loops whose bounds differ per
+// lane run as divergent loops on llvmpipe, several times slower.
 
 struct Params {
     n: u32,
@@ -33,6 +36,8 @@ fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
     return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
 }
 
+override SIZE: u32 = 3u;
+
 const WG: u32 = 256u;
 
 fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
@@ -48,12 +53,14 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let r = e / p.hw;
     let c = r % p.c;
     let base = (r - c) * p.hw + i; // element (n, 0, i)
-    let lo = u32(max(i32(c) - i32(p.size / 2u), 0));
-    let hi = min(c + (p.size - 1u) / 2u + 1u, p.c);
     var sq = 0.0;
-    for (var j = lo; j < hi; j++) {
-        let v = ld(xt, base + j * p.hw);
-        sq += v * v;
+    for (var d = 0u; d < SIZE; d++) {
+        // channel c - size/2 + d; one below 0 wraps and fails the bound
+        let j = c + d - SIZE / 2u;
+        if (j < p.c) {
+            let v = ld(xt, base + j * p.hw);
+            sq += v * v;
+        }
     }
     let s = p.k + p.alpha / f32(p.size) * sq;
     s_out[e] = s;
@@ -70,12 +77,14 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let r = e / p.hw;
     let j = r % p.c;
     let base = (r - j) * p.hw + i;
-    let lo = u32(max(i32(j) - i32((p.size - 1u) / 2u), 0));
-    let hi = min(j + p.size / 2u + 1u, p.c);
     var acc = 0.0;
-    for (var c = lo; c < hi; c++) {
-        let o = base + c * p.hw;
-        acc += ld(dyt, o) * ld(y_int, o) / ld(s_int, o);
+    for (var d = 0u; d < SIZE; d++) {
+        // channel j - (size-1)/2 + d
+        let c = j + d - (SIZE - 1u) / 2u;
+        if (c < p.c) {
+            let o = base + c * p.hw;
+            acc += ld(dyt, o) * ld(y_int, o) / ld(s_int, o);
+        }
     }
     out[e] = ld(dyt, e) * pow(ld(s_int, e), -p.beta) - 2.0 * p.alpha * p.beta / f32(p.size) * ld(xt, e) * acc;
 }

@@ -37,6 +37,11 @@ impl Lrn {
         Lrn { size, alpha, beta, k }
     }
 
+    /// The window size as the shader's override constant (fixed loop trip counts).
+    fn consts(&self) -> [(&'static str, f64); 1] {
+        [("SIZE", self.size as f64)]
+    }
+
     fn params(&self, x: &Tensor) -> Params {
         let s = x.shape();
         assert!(s.len() >= 2, "lrn: input must be [N, C, ...], got {s:?}");
@@ -59,7 +64,7 @@ pub fn lrn_forward(gpu: &Arc<Gpu>, x: &Tensor, lrn: &Lrn) -> (Tensor, Tensor) {
     let p = lrn.params(x);
     let y = gpu.alloc(x.shape());
     let scale = gpu.alloc(x.shape());
-    gpu.dispatch(&k::LRN_FORWARD, &p, &[x, &y, &scale], groups_1d(x.len(), 256));
+    gpu.dispatch_with(&k::LRN_FORWARD, &lrn.consts(), &p, &[x, &y, &scale], groups_1d(x.len(), 256));
     (y, scale)
 }
 
@@ -70,6 +75,6 @@ pub fn lrn_backward(gpu: &Arc<Gpu>, dy: &Tensor, x: &Tensor, y: &Tensor, scale: 
     }
     let p = lrn.params(x);
     let dx = gpu.alloc(x.shape());
-    gpu.dispatch(&k::LRN_BACKWARD, &p, &[x, dy, y, scale, &dx], groups_1d(x.len(), 256));
+    gpu.dispatch_with(&k::LRN_BACKWARD, &lrn.consts(), &p, &[x, dy, y, scale, &dx], groups_1d(x.len(), 256));
     dx
 }
