@@ -86,7 +86,7 @@ fn pool_ref(x: &[f64], s: [usize; 4], pl: &Pool2d, mode: Mode) -> (Vec<f64>, Vec
 /// ([n,c,h,w], kernel, stride, pad)
 type PoolCase = ([usize; 4], (usize, usize), (usize, usize), (usize, usize));
 
-const POOL_CASES: [PoolCase; 10] = [
+const POOL_CASES: [PoolCase; 12] = [
     ([1, 1, 4, 4], (2, 2), (2, 2), (0, 0)),
     ([3, 2, 7, 9], (3, 3), (2, 2), (1, 1)),
     ([2, 3, 13, 13], (3, 3), (2, 2), (0, 0)),
@@ -96,6 +96,10 @@ const POOL_CASES: [PoolCase; 10] = [
     ([2, 2, 6, 11], (2, 3), (1, 2), (1, 1)),
     ([1, 3, 7, 7], (5, 5), (3, 3), (2, 2)),
     ([3, 2, 1, 5], (1, 3), (1, 1), (0, 1)),
+    // stride above the kernel: some inputs are in no window
+    ([2, 3, 9, 10], (2, 2), (3, 3), (0, 0)),
+    // 3x3 planes: the backward's 4-element groups straddle rows and planes
+    ([5, 3, 3, 3], (2, 3), (3, 2), (1, 1)),
     ([2, 4, 32, 32], (3, 3), (2, 2), (1, 1)),
 ];
 
