@@ -4,35 +4,107 @@
 //! bindings that entry point really uses (reflected by naga's analyser). The
 //! host side then builds exact bind-group layouts without hand-kept tables.
 //!
-//! A shader listed in `GENERATED` is its hand-written file followed by the
-//! entry points a generator under build/ writes out (unrolled code WGSL has
-//! no templates for). That full text goes to OUT_DIR/<name>.wgsl, which is
-//! what naga validates and what the runtime compiles.
+//! Unrolled code, which WGSL has no templates for, comes from generators
+//! under build/ (listed in `GENERATORS`): a line `// @generate <file> <name>`
+//! in a shader is replaced by that generator's text. The full text of such a
+//! shader goes to OUT_DIR/<name>.wgsl, which is what naga validates and what
+//! the runtime compiles.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+#[path = "build/gemm_gen.rs"]
+mod gemm_gen;
 #[path = "build/gemm_tex_gen.rs"]
 mod gemm_tex_gen;
 
-/// A shader with generated entry points: `generate` returns the text
-/// appended to shaders/<stem>.wgsl; `source` is the generator's file.
-struct Generated {
-    stem: &'static str,
+/// Text a shader takes in at its line `// @generate {source} {name}`.
+struct Generator {
     source: &'static str,
+    name: &'static str,
     generate: fn() -> String,
 }
 
-const GENERATED: &[Generated] =
-    &[Generated { stem: "gemm_tex", source: "build/gemm_tex_gen.rs", generate: gemm_tex_gen::entry_points }];
+const GENERATORS: &[Generator] = &[
+    Generator { source: "build/gemm_gen.rs", name: "cpu_nn", generate: gemm_gen::cpu_nn },
+    Generator { source: "build/gemm_gen.rs", name: "cpu_ubo2", generate: gemm_gen::cpu_ubo2 },
+    Generator { source: "build/gemm_tex_gen.rs", name: "entry_points", generate: gemm_tex_gen::entry_points },
+];
+
+const MARKER: &str = "// @generate ";
+
+/// A run of lines of an expanded shader: `first` is its first line there
+/// (1-based); `origin` is the hand-written line it starts at (`Ok`) or the
+/// generator that wrote it (`Err`).
+struct Piece {
+    first: usize,
+    origin: Result<usize, &'static Generator>,
+}
+
+/// `src` with each marker line replaced by its generator's text, and the
+/// pieces it is made of; `None` when there is no marker. Sets `used[i]` for
+/// each `GENERATORS[i]` it inserts.
+fn expand(src: &str, shown: &str, used: &mut [bool]) -> Result<Option<(String, Vec<Piece>)>, String> {
+    if !src.lines().any(|l| l.starts_with(MARKER)) {
+        return Ok(None);
+    }
+    let (mut out, mut pieces, mut line_no) = (String::new(), Vec::new(), 1);
+    for (i, line) in src.split_inclusive('\n').enumerate() {
+        let Some(spec) = line.strip_prefix(MARKER) else {
+            if pieces.last().is_none_or(|p: &Piece| p.origin.is_err()) {
+                pieces.push(Piece { first: line_no, origin: Ok(i + 1) });
+            }
+            out.push_str(line);
+            line_no += 1;
+            continue;
+        };
+        let spec = spec.trim_end();
+        let Some(g) = GENERATORS.iter().position(|g| spec == format!("{} {}", g.source, g.name)) else {
+            return Err(format!("{shown}:{}: no generator `{spec}` in build.rs GENERATORS", i + 1));
+        };
+        let text = (GENERATORS[g].generate)();
+        assert!(text.ends_with('\n'), "{spec}: generated text must end with a newline");
+        used[g] = true;
+        pieces.push(Piece { first: line_no, origin: Err(&GENERATORS[g]) });
+        out.push_str(&text);
+        line_no += text.lines().count();
+    }
+    Ok(Some((out, pieces)))
+}
+
+/// Notes for a naga error in the expanded shader `shown` (`total` lines):
+/// where its line `line` comes from, and which lines the generators wrote.
+fn origin_notes(pieces: &[Piece], total: usize, line: Option<usize>, shown: &str, hand: &str) -> String {
+    let mut notes = String::new();
+    if let Some(line) = line {
+        let p = pieces.iter().rev().find(|p| p.first <= line).unwrap();
+        let from = match p.origin {
+            Ok(l) => format!("{hand}:{}", l + line - p.first),
+            Err(g) => format!("line {} of what `{}` in {} writes", line - p.first + 1, g.name, g.source),
+        };
+        writeln!(notes, "note: {shown}:{line} is {from}").unwrap();
+    }
+    let mut parts = Vec::new();
+    for (i, p) in pieces.iter().enumerate() {
+        if let Err(g) = p.origin {
+            let end = pieces.get(i + 1).map_or(total, |n| n.first - 1);
+            parts.push(format!("{}-{end} from `{}` in {}", p.first, g.name, g.source));
+        }
+    }
+    write!(notes, "note: {shown} is {hand} with generated lines {}", parts.join(", ")).unwrap();
+    notes
+}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let dir = root.join("shaders");
     println!("cargo:rerun-if-changed={}", dir.display());
-    for g in GENERATED {
-        println!("cargo:rerun-if-changed={}", root.join(g.source).display());
+    let mut sources: Vec<_> = GENERATORS.iter().map(|g| g.source).collect();
+    sources.sort();
+    sources.dedup();
+    for source in sources {
+        println!("cargo:rerun-if-changed={}", root.join(source).display());
     }
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("shaders/ directory")
@@ -43,41 +115,39 @@ fn main() {
 
     let mut out = String::from("// @generated by build.rs from shaders/*.wgsl (and build/*_gen.rs) — do not edit.\n");
     let mut failed = false;
+    let mut used = vec![false; GENERATORS.len()];
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let mut src = std::fs::read_to_string(path).expect("readable shader");
+        let src = std::fs::read_to_string(path).expect("readable shader");
         let stem = path.file_stem().unwrap().to_string_lossy().to_string();
         let file_name = path.file_name().unwrap().to_string_lossy().to_string();
-        let mut shown = format!("shaders/{file_name}");
-        let mut source_path = path.clone();
-        // For a generated shader naga reports lines of the full text in
-        // OUT_DIR (written before validating, so it can be opened), and the
-        // note says which part of it comes from where.
-        let mut note = None;
-        if let Some(g) = GENERATED.iter().find(|g| g.stem == stem) {
-            let hand_lines = src.lines().count();
-            src.push('\n');
-            src.push_str(&(g.generate)());
-            source_path = out_dir.join(&file_name);
-            std::fs::write(&source_path, &src).unwrap();
-            shown = source_path.display().to_string();
-            note = Some(format!(
-                "note: {shown} is shaders/{file_name} (lines 1-{hand_lines}) followed by the entry points \
-                 from {} (lines {}-)",
-                g.source,
-                hand_lines + 2
-            ));
-        }
-        let report = |msg: String| {
+        let hand = format!("shaders/{file_name}");
+        // An expanded shader is written to OUT_DIR before validating, so the
+        // lines naga reports can be opened; a note maps them back.
+        let (src, shown, source_path, pieces) = match expand(&src, &hand, &mut used) {
+            Ok(None) => (src, hand.clone(), path.clone(), Vec::new()),
+            Ok(Some((full, pieces))) => {
+                let out_path = out_dir.join(&file_name);
+                std::fs::write(&out_path, &full).unwrap();
+                (full, out_path.display().to_string(), out_path, pieces)
+            }
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                failed = true;
+                continue;
+            }
+        };
+        let report = |msg: String, loc: Option<naga::SourceLocation>| {
             eprintln!("{msg}");
-            if let Some(note) = &note {
-                eprintln!("{note}");
+            if !pieces.is_empty() {
+                let line = loc.map(|l| l.line_number as usize);
+                eprintln!("{}", origin_notes(&pieces, src.lines().count(), line, &shown, &hand));
             }
         };
         let module = match naga::front::wgsl::parse_str(&src) {
             Ok(m) => m,
             Err(e) => {
-                report(e.emit_to_string_with_path(&src, &shown));
+                report(e.emit_to_string_with_path(&src, &shown), e.location(&src));
                 failed = true;
                 continue;
             }
@@ -91,7 +161,7 @@ fn main() {
         let info = match validator.validate(&module) {
             Ok(i) => i,
             Err(e) => {
-                report(e.emit_to_string_with_path(&src, &shown));
+                report(e.emit_to_string_with_path(&src, &shown), e.location(&src));
                 failed = true;
                 continue;
             }
@@ -152,6 +222,12 @@ fn main() {
                 bindings.join(", ")
             )
             .unwrap();
+        }
+    }
+    for (g, used) in GENERATORS.iter().zip(&used) {
+        if !used {
+            eprintln!("error: no shader has the line `{MARKER}{} {}`", g.source, g.name);
+            failed = true;
         }
     }
     if failed {

@@ -153,3 +153,5 @@ fn store_vec4(i: u32, j4: u32, v: vec4<f32>) {
 // OUT_DIR/gemm_tex.wgsl). They unroll each lane's TM = 32 rows into 32
 // named vec4 accumulators, because WGSL has no templates and llvmpipe does
 // not keep an array of accumulators in registers.
+
+// @generate build/gemm_tex_gen.rs entry_points
