@@ -44,13 +44,20 @@ struct Params {
 // The fast kernels read the padded input, the packed weights and dy from
 // "linear" rgba32float textures (vec4 i at texel (i % 4096, i / 4096)):
 // on llvmpipe a texel fetch costs about an eighth of a storage-buffer load
-// (see gemm_tex.wgsl). `pad` and `pack` write them.
+// (see gemm_tex.wgsl). `pack` writes the weights' texture; `pad` writes the
+// padded input to a buffer, which the host copies into a texture when a
+// fast kernel binds it (a copy is cheaper than llvmpipe's per-lane
+// storage-texture stores: pad + copy 2.4 ms against 2.75 ms for pad into a
+// texture, alexnet-cifar), and which a conv layer keeps from the forward
+// pass for the weight gradient.
 @group(0) @binding(10) var xt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(11) var wtt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(12) var lin: texture_storage_2d<rgba32float, write>;
 @group(0) @binding(13) var dyt: texture_storage_2d<rgba32float, read>;
 // x for `pad`, as a linear texture of scalars (see Gpu::dispatch_binds)
 @group(0) @binding(14) var xs: texture_storage_2d<rgba32float, read>;
+// `pad`'s output, vec4 i of the padded tensor
+@group(0) @binding(15) var<storage, read_write> padded: array<vec4<f32>>;
 
 fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
     return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
@@ -458,8 +465,8 @@ fn gput(kh: u32, kw: u32, base: u32, ckk: u32, nleft: u32) {
 
 // out[n, c, i, j] = x[n, c, i - ph, j - pw] (0 outside), for i < oh, j < ow
 // (ow a multiple of 4; one vec4 of the output per invocation); ph, pw are
-// signed (bitcast), so a negative pad crops. Source [n,c,h,w]; out is the
-// linear texture `lin` (see `ldt`), read by the fast kernels.
+// signed (bitcast), so a negative pad crops. Source [n,c,h,w]; out is
+// `padded` (bound as a linear texture by the fast kernels, see `ldt`).
 @compute @workgroup_size(64)
 fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = linear(gid, nwg);
@@ -478,7 +485,7 @@ fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
         let s = vec4<u32>(select(vec4<i32>(0), row + sj, ok));
         v = select(vec4<f32>(0.0), vec4<f32>(ld(xs, s.x), ld(xs, s.y), ld(xs, s.z), ld(xs, s.w)), ok);
     }
-    textureStore(lin, vec2<u32>(e & 4095u, e >> 12u), v);
+    padded[e] = v;
 }
 
 // Weights for forward_fast: out[k * chunk*4 + j], k = tap (c,kh,kw) of the

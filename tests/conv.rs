@@ -244,6 +244,15 @@ fn backward_large_shapes_match_adjoint_oracle() {
             let dw = cv::conv2d_backward_weight_algo(&gpu, algo, &tdy, &tx, &[o, c, kh, kw], (sh, sw), (ph, pw));
             assert_close(&format!("dw {algo:?} {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
         }
+        // from the input as the forward pass kept it (its padded copy)...
+        let (_, kept) = cv::conv2d_forward_keep(&gpu, &tx, &tw, None, (sh, sw), (ph, pw));
+        let dw = cv::conv2d_backward_weight_of(&gpu, &tdy, &kept, &[o, c, kh, kw], (sh, sw), (ph, pw));
+        assert_close(&format!("dw from the kept input {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
+        // ...and from one kept by a convolution of another geometry, which
+        // must not be used
+        let (_, other) = cv::conv2d_forward_keep(&gpu, &tx, &tw, None, (sh, sw), (ph + 1, pw + 1));
+        let dw = cv::conv2d_backward_weight_of(&gpu, &tdy, &other, &[o, c, kh, kw], (sh, sw), (ph, pw));
+        assert_close(&format!("dw from a mismatched kept input {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
     }
 }
 

@@ -14,13 +14,13 @@ use crate::tensor::Tensor;
 pub fn conv2d(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) -> Var {
     let (xt, wt, bt) = (g.value(x).clone(), g.value(w).clone(), g.value(b).clone());
     let (s, p) = ((stride, stride), (pad, pad));
-    let y = conv2d::conv2d_forward(g.gpu(), &xt, &wt, Some(&bt), s, p);
+    let (y, input) = conv2d::conv2d_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p);
     g.op(
         &[x, w, b],
         y,
         Box::new(move |gpu, dy, needs| {
             let dx = needs[0].then(|| conv2d::conv2d_backward_data(gpu, dy, &wt, xt.shape(), s, p));
-            let dw = needs[1].then(|| conv2d::conv2d_backward_weight(gpu, dy, &xt, wt.shape(), s, p));
+            let dw = needs[1].then(|| conv2d::conv2d_backward_weight_of(gpu, dy, &input, wt.shape(), s, p));
             let db = needs[2].then(|| conv2d::conv2d_backward_bias(gpu, dy));
             vec![dx, dw, db]
         }),

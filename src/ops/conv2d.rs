@@ -184,6 +184,28 @@ fn grid(gpu: &Gpu, g: [usize; 3], what: &str) -> [u32; 3] {
     [g[0] as u32, g[1] as u32, g[2] as u32]
 }
 
+/// A convolution's input as kept for its weight gradient: x, and on the
+/// fast path the zero-padded copy the forward pass made of it, so that the
+/// gradient does not pad x a second time.
+#[derive(Clone)]
+pub struct ConvInput {
+    pub x: Tensor,
+    /// (the geometry it was padded for, the padded copy)
+    padded: Option<(ConvGeom, Tensor)>,
+}
+
+impl ConvInput {
+    /// x alone (the weight gradient pads it itself where it needs to).
+    pub fn new(x: &Tensor) -> ConvInput {
+        ConvInput { x: x.clone(), padded: None }
+    }
+
+    /// The padded copy, if it was made for geometry `g`.
+    fn padded_for(&self, g: &ConvGeom) -> Option<&Tensor> {
+        self.padded.as_ref().filter(|(pg, _)| pg == g).map(|(_, t)| t)
+    }
+}
+
 /// y = conv2d(x, w) + b, y: [N, O, OH, OW].
 pub fn conv2d_forward(
     gpu: &Arc<Gpu>,
@@ -196,6 +218,20 @@ pub fn conv2d_forward(
     conv2d_forward_algo(gpu, ConvAlgo::from_env(), x, w, b, stride, pad)
 }
 
+/// `conv2d_forward`, also returning the input as `conv2d_backward_weight_of`
+/// wants it (what a training step keeps for the backward pass).
+pub fn conv2d_forward_keep(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> (Tensor, ConvInput) {
+    let (y, padded) = forward(gpu, ConvAlgo::from_env(), x, w, b, stride, pad);
+    (y, ConvInput { x: x.clone(), padded })
+}
+
 pub fn conv2d_forward_algo(
     gpu: &Arc<Gpu>,
     algo: ConvAlgo,
@@ -205,14 +241,31 @@ pub fn conv2d_forward_algo(
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> Tensor {
+    forward(gpu, algo, x, w, b, stride, pad).0
+}
+
+/// y, and on the fast path x's padded copy with its geometry.
+fn forward(
+    gpu: &Arc<Gpu>,
+    algo: ConvAlgo,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> (Tensor, Option<(ConvGeom, Tensor)>) {
     let g = ConvGeom::new(x.shape(), w.shape(), stride, pad);
     if let Some(b) = b {
         check_len(b, g.o, "bias");
     }
     let y = gpu.alloc(&g.y_shape());
+    let mut padded = None;
     match algo {
         ConvAlgo::Auto if fast_ok(g.kw, g.stride.1) => {
-            fast_conv(gpu, &Fast::forward(&g), x, w, &g, false, b, &y);
+            let f = Fast::forward(&g);
+            let xp = f.pad_input(gpu, x);
+            fast_conv(gpu, &f, &xp, w, &g, false, b, &y);
+            padded = Some((g, xp));
         }
         ConvAlgo::Auto | ConvAlgo::Direct => {
             let mut p = g.params();
@@ -230,7 +283,7 @@ pub fn conv2d_forward_algo(
             swap01_into(gpu, &ycn, [g.o, g.n, g.oh * g.ow], b, &y);
         }
     }
-    y
+    (y, padded)
 }
 
 /// dx = conv2d_transpose(dy, w): the gradient w.r.t. the input, [N,C,H,W].
@@ -275,7 +328,8 @@ pub fn conv2d_backward_data_algo(
                 oh: g.h,
                 ow: g.w,
             };
-            fast_conv(gpu, &f, dy, w, &g, true, None, &dx);
+            let dyp = f.pad_input(gpu, dy);
+            fast_conv(gpu, &f, &dyp, w, &g, true, None, &dx);
         }
         ConvAlgo::Auto | ConvAlgo::Direct => {
             let p = g.params();
@@ -311,6 +365,18 @@ pub fn conv2d_backward_weight(
     conv2d_backward_weight_algo(gpu, ConvAlgo::from_env(), dy, x, w_shape, stride, pad)
 }
 
+/// `conv2d_backward_weight` from the input as `conv2d_forward_keep` kept it.
+pub fn conv2d_backward_weight_of(
+    gpu: &Arc<Gpu>,
+    dy: &Tensor,
+    x: &ConvInput,
+    w_shape: &[usize],
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    backward_weight(gpu, ConvAlgo::from_env(), dy, x, w_shape, stride, pad)
+}
+
 pub fn conv2d_backward_weight_algo(
     gpu: &Arc<Gpu>,
     algo: ConvAlgo,
@@ -320,12 +386,25 @@ pub fn conv2d_backward_weight_algo(
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> Tensor {
+    backward_weight(gpu, algo, dy, &ConvInput::new(x), w_shape, stride, pad)
+}
+
+fn backward_weight(
+    gpu: &Arc<Gpu>,
+    algo: ConvAlgo,
+    dy: &Tensor,
+    input: &ConvInput,
+    w_shape: &[usize],
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    let x = &input.x;
     let g = ConvGeom::new(x.shape(), w_shape, stride, pad);
     check_len(dy, g.y_shape().iter().product(), "dy");
     let kdim = g.c * g.kh * g.kw;
     let q = g.n * g.oh * g.ow;
     match algo {
-        ConvAlgo::Auto if fast_weight_ok(g.kh, g.kw, g.stride.1) => fast_weight_grad(gpu, &g, dy, x),
+        ConvAlgo::Auto if fast_weight_ok(g.kh, g.kw, g.stride.1) => fast_weight_grad(gpu, &g, dy, input),
         ConvAlgo::Auto | ConvAlgo::Direct => {
             // Split the long reduction over N*OH*OW into chunks so there are
             // enough threads, then sum the partial gradients.
@@ -447,23 +526,20 @@ fn pack(
 }
 
 /// Copy [planes, h, w] into a zero-filled [planes, hp, wp] with the source
-/// at offset (pad.0, pad.1) (negative crops), held in the linear texture
-/// `slot`.
-#[allow(clippy::too_many_arguments)]
+/// at offset (pad.0, pad.1) (negative crops), for the fast kernels to bind
+/// as a linear texture.
 fn pad_planes(
-    gpu: &Gpu,
-    texs: &mut ScratchTextures,
+    gpu: &Arc<Gpu>,
     x: &Tensor,
     planes: usize,
     (h, w): (usize, usize),
     (hp, wp): (usize, usize),
     pad: (isize, isize),
-    slot: u32,
-) -> wgpu::TextureView {
+) -> Tensor {
     assert_eq!(x.len(), planes * h * w);
     assert_eq!(wp % 4, 0, "pad: padded rows must be whole vec4s");
+    let out = gpu.alloc(&[planes, hp, wp]);
     let vecs = planes * hp * wp / 4;
-    let out = texs.linear(vecs, slot);
     let p = Params {
         h: h as u32,
         w: w as u32,
@@ -474,8 +550,14 @@ fn pad_planes(
         total: vecs as u32,
         ..Default::default()
     };
-    // bindings in order: lin(12), xs(14) (x copied into a texture)
-    gpu.dispatch_binds(&k::CONV2D_PAD, &[], &p, &[Bind::Tex(&out), Bind::Buf(x, None)], groups_1d(vecs, WG as u32));
+    // bindings in order: xs(14) (x copied into a texture), padded(15)
+    gpu.dispatch_binds(
+        &k::CONV2D_PAD,
+        &[],
+        &p,
+        &[Bind::Buf(x, None), Bind::Buf(&out, None)],
+        groups_1d(vecs, WG as u32),
+    );
     out
 }
 
@@ -515,9 +597,9 @@ impl Fast {
             ((self.w as isize + 2 * self.pad.1) as usize).div_ceil(4).max((self.owt() - 1) * 2 * self.sw + self.nwin());
         (hp, wp4)
     }
-    fn pad_input(&self, gpu: &Gpu, texs: &mut ScratchTextures, x: &Tensor, slot: u32) -> wgpu::TextureView {
+    fn pad_input(&self, gpu: &Arc<Gpu>, x: &Tensor) -> Tensor {
         let (hp, wp4) = self.padded();
-        pad_planes(gpu, texs, x, self.n * self.cin, (self.h, self.w), (hp, wp4 * 4), self.pad, slot)
+        pad_planes(gpu, x, self.n * self.cin, (self.h, self.w), (hp, wp4 * 4), self.pad)
     }
     /// Output channels per invocation: 4 when that pads less (e.g. 3).
     fn toc(&self) -> usize {
@@ -532,14 +614,22 @@ impl Fast {
     }
 }
 
-/// `forward_fast` with weights `w` packed as `pack` does (`flipped` for
-/// the data gradient).
+/// `forward_fast` on `xp`, the input as `Fast::pad_input` pads it, with
+/// weights `w` packed as `pack` does (`flipped` for the data gradient).
 #[allow(clippy::too_many_arguments)]
-fn fast_conv(gpu: &Gpu, f: &Fast, x: &Tensor, w: &Tensor, g: &ConvGeom, flipped: bool, b: Option<&Tensor>, y: &Tensor) {
+fn fast_conv(
+    gpu: &Gpu,
+    f: &Fast,
+    xp: &Tensor,
+    w: &Tensor,
+    g: &ConvGeom,
+    flipped: bool,
+    b: Option<&Tensor>,
+    y: &Tensor,
+) {
     let (hp, wp4) = f.padded();
     // Held until the convolution is recorded (see ScratchTextures).
     let mut texs = gpu.scratch_textures();
-    let xt = f.pad_input(gpu, &mut texs, x, 0);
     let wt = pack(gpu, &mut texs, w, g, flipped, 1);
     let p = Params {
         n: f.n as u32,
@@ -557,7 +647,7 @@ fn fast_conv(gpu: &Gpu, f: &Fast, x: &Tensor, w: &Tensor, g: &ConvGeom, flipped:
     };
     let groups = grid(gpu, [(f.n * f.oht() * f.owt()).div_ceil(WG), f.cout.div_ceil(f.toc()), 1], "forward_fast");
     // bindings in order: bias(3), out(5), xt(10), wtt(11)
-    let binds = [Bind::Buf(b.unwrap_or(w), None), Bind::Buf(y, None), Bind::Tex(&xt), Bind::Tex(&wt)];
+    let binds = [Bind::Buf(b.unwrap_or(w), None), Bind::Buf(y, None), Bind::Buf(xp, None), Bind::Tex(&wt)];
     gpu.dispatch_binds(&k::CONV2D_FORWARD_FAST, &f.consts(), &p, &binds, groups);
 }
 
@@ -569,15 +659,20 @@ fn fast_weight_ok(kh: usize, kw: usize, sw: usize) -> bool {
 
 /// Weight gradient on the fast path: partial sums over chunks of output
 /// pixels, then one column sum.
-fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Tensor {
+fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &ConvInput) -> Tensor {
     let f = Fast::forward(g);
     let (hp, wp4) = f.padded();
-    // Held until the gradient is recorded (see ScratchTextures).
-    let mut texs = gpu.scratch_textures();
-    let xt = f.pad_input(gpu, &mut texs, x, 0);
+    let padded_now;
+    let xp = match x.padded_for(g) {
+        Some(xp) => xp,
+        None => {
+            padded_now = f.pad_input(gpu, &x.x);
+            &padded_now
+        }
+    };
     let owp = f.owt() * 8;
     // dy rows must be whole 8-column tiles
-    let dyt = pad_planes(gpu, &mut texs, dy, g.n * g.o, (g.oh, g.ow), (g.oh, owp), (0, 0), 1);
+    let dyp = pad_planes(gpu, dy, g.n * g.o, (g.oh, g.ow), (g.oh, owp), (0, 0));
     // work items: columns (n, 8-column tile), each walked over every output row
     let cols = g.n * f.owt();
     let per_chunk_threads = g.c * g.o.div_ceil(8);
@@ -604,9 +699,8 @@ fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Te
     let groups = grid(gpu, [(chunks * g.c).div_ceil(WG), g.o.div_ceil(8), 1], "backward_weight_fast");
     let consts = [("KW", g.kw as f64), ("SW", g.stride.1 as f64), ("SH", g.stride.0 as f64), ("KH", g.kh as f64)];
     // bindings in order: out(5), xt(10), dyt(13)
-    let binds = [Bind::Buf(&part, None), Bind::Tex(&xt), Bind::Tex(&dyt)];
+    let binds = [Bind::Buf(&part, None), Bind::Buf(xp, None), Bind::Buf(&dyp, None)];
     gpu.dispatch_binds(&k::CONV2D_BACKWARD_WEIGHT_FAST, &consts, &p, &binds, groups);
-    drop(texs);
     if chunks == 1 {
         return part.reshape(&g.w_shape());
     }
