@@ -250,6 +250,19 @@ fn gemm_tex_copied_operands() {
     }
 }
 
+/// Plain-layout operands (A [M, K], Bᵀ [N, K]) whose rows are whole vec4s
+/// but not multiples of 64 floats are copied row by row: K = 68, 100, 784;
+/// M = 37 after M = 60 of the same K, so A's texture rows past M hold the
+/// older product's data.
+#[test]
+fn gemm_tex_row_copied_operands() {
+    for t in [NN, NT] {
+        for &(m, n, k) in &[(60, 48, 100), (37, 48, 100), (64, 500, 784), (10, 500, 784), (3, 20, 68)] {
+            check_path(m, n, k, t, true, true, GemmPath::CpuTex);
+        }
+    }
+}
+
 /// Threads sharing one Gpu record products of the same shape at once: the
 /// texture path's scratch textures (one per shape) must not be repacked by
 /// one thread between another thread's pack (or copy) and product.

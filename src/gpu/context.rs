@@ -91,6 +91,38 @@ impl ScratchTextures<'_> {
         view
     }
 
+    /// The `width` x `height` texture for `slot` with tensor `t` ([rows,
+    /// cols] row-major, cols a multiple of 4) copied in as it is, one copy
+    /// per row: texel (c, r) = t(r, 4c .. 4c + 3). Texels outside t keep
+    /// what they held.
+    pub fn copy_rows_of(
+        &mut self,
+        t: &Tensor,
+        rows: usize,
+        cols: usize,
+        width: u32,
+        height: u32,
+        slot: u32,
+    ) -> wgpu::TextureView {
+        assert!(
+            cols.is_multiple_of(4) && rows * cols == t.len() && cols / 4 <= width as usize && rows <= height as usize
+        );
+        let regions: Vec<CopyRegion> = (0..rows)
+            .map(|r| CopyRegion {
+                offset: (r * cols * 4) as u64,
+                bytes_per_row: 0,
+                width: (cols / 4) as u32,
+                rows: 1,
+                y: r as u32,
+            })
+            .collect();
+        let (texture, view) = self.entry(width, height, slot).clone();
+        if rows > 0 {
+            self.gpu.rec.lock().unwrap().cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, regions });
+        }
+        view
+    }
+
     /// The linear texture `slot` with at least `vecs` vec4s.
     pub fn linear(&mut self, vecs: usize, slot: u32) -> wgpu::TextureView {
         self.get(LINEAR_WIDTH as u32, vecs.div_ceil(LINEAR_WIDTH).max(1) as u32, slot)

@@ -30,7 +30,8 @@ pub enum Cmd {
 }
 
 /// `rows` rows of `width` texels from byte `offset` of a buffer, rows
-/// `bytes_per_row` apart (a multiple of 256), to texel (0, `y`) onwards.
+/// `bytes_per_row` apart (a multiple of 256; unused for one row), to texel
+/// (0, `y`) onwards.
 #[derive(Clone, Copy, Debug)]
 pub struct CopyRegion {
     pub offset: u64,
@@ -75,7 +76,9 @@ pub fn encode(enc: &mut wgpu::CommandEncoder, cmds: &[Cmd], timestamps: Option<&
                             buffer: src,
                             layout: wgpu::TexelCopyBufferLayout {
                                 offset: r.offset,
-                                bytes_per_row: Some(r.bytes_per_row),
+                                // one row needs no pitch (and then any
+                                // multiple of 16 bytes apart is allowed)
+                                bytes_per_row: (r.rows > 1).then_some(r.bytes_per_row),
                                 rows_per_image: None,
                             },
                         },

@@ -125,6 +125,20 @@ fn pack(
     if cols.is_multiple_of(64) && l.width * 4 == cols && (l.height == rows || stale_rows_ok) {
         return texs.copy_of(x, cols, l.bw, l.height, tw, th, slot);
     }
+    // Other rows of whole vec4s in the plain layout: one copy per row (no
+    // pitch rule for a single row). Cheaper than the pack pass, whose
+    // storage-texture stores llvmpipe makes lane by lane, while rows are
+    // long and few: mlp:784-500-10 training 5,420-5,770 -> 6,160-6,680
+    // images/s (X [64, 784], W1 [500, 784], H [64, 500] copied).
+    let rows_copy_pays = cols >= 64 && rows <= 2048;
+    if rows_copy_pays
+        && cols.is_multiple_of(4)
+        && l.bw == l.width
+        && l.width * 4 == cols
+        && (l.height == rows || stale_rows_ok)
+    {
+        return texs.copy_rows_of(x, rows, cols, tw, th, slot);
+    }
     let tex = texs.get(tw, th, slot);
     let p = Params {
         rows: rows as u32,
