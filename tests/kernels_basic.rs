@@ -7,13 +7,16 @@ use advlab::ops::elementwise::{self as ew, Unary};
 use advlab::ops::{optim, reduce, softmax_xent};
 use common::*;
 
+/// An f64 reference for a unary kernel.
+type Oracle = Box<dyn Fn(f64) -> f64>;
+
 #[test]
 fn unary_functions_match_oracle() {
     let gpu = gpu();
     for &n in &[1usize, 7, 255, 257, 1000, 70_001] {
         let x = randn(&mut rng(n as u64), n, 3.0);
         let t = gpu.upload(&x, &[n]);
-        let cases: Vec<(Unary, f32, f32, Box<dyn Fn(f64) -> f64>)> = vec![
+        let cases: Vec<(Unary, f32, f32, Oracle)> = vec![
             (Unary::Affine, 2.5, -1.0, Box::new(|v| 2.5 * v - 1.0)),
             (Unary::Relu, 0.0, 0.0, Box::new(|v| v.max(0.0))),
             (Unary::Sigmoid, 0.0, 0.0, Box::new(|v| 1.0 / (1.0 + (-v).exp()))),

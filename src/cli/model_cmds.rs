@@ -1,6 +1,6 @@
 //! `advlab eval` and `advlab predict`.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{bail, Result};
 use serde_json::json;
@@ -14,10 +14,10 @@ use crate::report;
 pub fn eval(
     gpu_opts: &GpuOptions,
     arch: &str,
-    model_path: &PathBuf,
+    model_path: &Path,
     spec: &DataSpec,
     batch: usize,
-    results: &PathBuf,
+    results: &Path,
 ) -> Result<()> {
     let arch = Arch::parse(arch)?;
     let test = data::load(spec, Split::Test)?;
@@ -56,9 +56,9 @@ pub fn eval(
 pub fn predict(
     gpu_opts: &GpuOptions,
     arch: &str,
-    model_path: &PathBuf,
-    input: &PathBuf,
-    out: &PathBuf,
+    model_path: &Path,
+    input: &Path,
+    out: &Path,
     batch: usize,
 ) -> Result<()> {
     let arch = Arch::parse(arch)?;

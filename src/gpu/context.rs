@@ -175,6 +175,8 @@ const PARAM_SLOT: u64 = 256;
 const ARENA_SLOTS: u64 = 4096;
 
 type PipelineKey = (usize, Vec<(String, u64)>);
+/// A constant tensor by (shape, f32 bits).
+type ConstantKey = (Vec<usize>, Vec<u32>);
 
 pub struct Gpu {
     pub device: wgpu::Device,
@@ -188,7 +190,7 @@ pub struct Gpu {
     rec: Mutex<Recorder>,
     prof: Mutex<Profiler>,
     /// Small read-only tensors uploaded once and shared (see `constant`).
-    constants: Mutex<HashMap<(Vec<usize>, Vec<u32>), Tensor>>,
+    constants: Mutex<HashMap<ConstantKey, Tensor>>,
     /// Linear textures that tensors bound to texture bindings are
     /// copied into, by (rows, binding); see `dispatch_binds`.
     bound_textures: Mutex<HashMap<(u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
@@ -649,7 +651,7 @@ impl Gpu {
         let n: usize = shape.iter().product();
         let bytes = (n as u64 * 4).max(4);
         assert!(
-            bytes <= self.limits.max_storage_buffer_binding_size as u64,
+            bytes <= self.limits.max_storage_buffer_binding_size,
             "tensor {:?} ({} MiB) exceeds the adapter's storage binding limit of {} MiB",
             shape,
             bytes >> 20,

@@ -318,6 +318,19 @@ pub fn load_state(gpu: &Arc<Gpu>, model: &Model, opt: &mut Optimizer, path: &Pat
         .with_context(|| format!("{}: no epochs_done in metadata", path.display()))
 }
 
+/// The model's predicted class for every image of `data`.
+pub fn predict_labels(gpu: &Arc<Gpu>, model: &Model, data: &Dataset, batch: usize) -> Result<Vec<u32>> {
+    model.check_input("prediction data", &[data.n, data.c, data.h, data.w])?;
+    let mut host = Vec::new();
+    let mut out = Vec::with_capacity(data.n);
+    let all: Vec<usize> = (0..data.n).collect();
+    for idx in all.chunks(batch.max(1)) {
+        let (x, _) = upload_batch(gpu, data, idx, &mut host);
+        out.extend(crate::ops::reduce::argmax_rows(gpu, &model.logits(gpu, &x)));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,17 +395,4 @@ mod tests {
         }
         assert!(kept > 10 && flipped > 10, "kept {kept}, flipped {flipped} of 64");
     }
-}
-
-/// The model's predicted class for every image of `data`.
-pub fn predict_labels(gpu: &Arc<Gpu>, model: &Model, data: &Dataset, batch: usize) -> Result<Vec<u32>> {
-    model.check_input("prediction data", &[data.n, data.c, data.h, data.w])?;
-    let mut host = Vec::new();
-    let mut out = Vec::with_capacity(data.n);
-    let all: Vec<usize> = (0..data.n).collect();
-    for idx in all.chunks(batch.max(1)) {
-        let (x, _) = upload_batch(gpu, data, idx, &mut host);
-        out.extend(crate::ops::reduce::argmax_rows(gpu, &model.logits(gpu, &x)));
-    }
-    Ok(out)
 }
