@@ -173,7 +173,15 @@ fn backward_matches_finite_differences() {
             let dx = cv::conv2d_backward_data_algo(&gpu, algo, &tdy, &tw, &[n, c, h, wd], (sh, sw), (ph, pw));
             assert_eq!(dx.shape(), &[n, c, h, wd]);
             assert_close(&format!("dx {algo:?} {cs:?}"), &gpu.read(&dx), &fd_x, tl);
-            let dw = cv::conv2d_backward_weight_algo(&gpu, algo, &tdy, &tx, &[o, c, kh, kw], (sh, sw), (ph, pw));
+            let dw = cv::conv2d_backward_weight_algo(
+                &gpu,
+                algo,
+                &tdy,
+                &cv::ConvInput::new(&tx),
+                &[o, c, kh, kw],
+                (sh, sw),
+                (ph, pw),
+            );
             assert_eq!(dw.shape(), &[o, c, kh, kw]);
             assert_close(&format!("dw {algo:?} {cs:?}"), &gpu.read(&dw), &fd_w, tl);
         }
@@ -241,17 +249,25 @@ fn backward_large_shapes_match_adjoint_oracle() {
         for algo in ALGOS {
             let dx = cv::conv2d_backward_data_algo(&gpu, algo, &tdy, &tw, &[n, c, h, wd], (sh, sw), (ph, pw));
             assert_close(&format!("dx {algo:?} {cs:?}"), &gpu.read(&dx), &want_dx, tl_x);
-            let dw = cv::conv2d_backward_weight_algo(&gpu, algo, &tdy, &tx, &[o, c, kh, kw], (sh, sw), (ph, pw));
+            let dw = cv::conv2d_backward_weight_algo(
+                &gpu,
+                algo,
+                &tdy,
+                &cv::ConvInput::new(&tx),
+                &[o, c, kh, kw],
+                (sh, sw),
+                (ph, pw),
+            );
             assert_close(&format!("dw {algo:?} {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
         }
         // from the input as the forward pass kept it (its padded copy)...
         let (_, kept) = cv::conv2d_forward_keep(&gpu, &tx, &tw, None, (sh, sw), (ph, pw));
-        let dw = cv::conv2d_backward_weight_of(&gpu, &tdy, &kept, &[o, c, kh, kw], (sh, sw), (ph, pw));
+        let dw = cv::conv2d_backward_weight(&gpu, &tdy, &kept, &[o, c, kh, kw], (sh, sw), (ph, pw));
         assert_close(&format!("dw from the kept input {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
         // ...and from one kept by a convolution of another geometry, which
         // must not be used
         let (_, other) = cv::conv2d_forward_keep(&gpu, &tx, &tw, None, (sh, sw), (ph + 1, pw + 1));
-        let dw = cv::conv2d_backward_weight_of(&gpu, &tdy, &other, &[o, c, kh, kw], (sh, sw), (ph, pw));
+        let dw = cv::conv2d_backward_weight(&gpu, &tdy, &other, &[o, c, kh, kw], (sh, sw), (ph, pw));
         assert_close(&format!("dw from a mismatched kept input {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
     }
 }
@@ -335,7 +351,15 @@ fn bench_conv_algorithms() {
                 cv::conv2d_backward_data_algo(&gpu, algo, &dy, &wt, &[n, c, h, w], (1, 1), (p, p));
             });
             let tw = time(&|| {
-                cv::conv2d_backward_weight_algo(&gpu, algo, &dy, &x, &[o, c, k, k], (1, 1), (p, p));
+                cv::conv2d_backward_weight_algo(
+                    &gpu,
+                    algo,
+                    &dy,
+                    &cv::ConvInput::new(&x),
+                    &[o, c, k, k],
+                    (1, 1),
+                    (p, p),
+                );
             });
             let gf = 2.0 * g.macs() as f64 / (tf.0 * 1e-3) / 1e9;
             let gc = 2.0 * g.macs() as f64 / (tf.1 * 1e-3) / 1e9;

@@ -137,7 +137,7 @@ pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, 
             let fwd = || drop(conv2d::conv2d_forward(&gpu, &x, &w, Some(&b), st, pd));
             let bwd = || {
                 drop(conv2d::conv2d_backward_data(&gpu, &dy, &w, &xs, st, pd));
-                drop(conv2d::conv2d_backward_weight(&gpu, &dy, &x, &ws, st, pd));
+                drop(conv2d::conv2d_backward_weight(&gpu, &dy, &conv2d::ConvInput::new(&x), &ws, st, pd));
                 drop(conv2d::conv2d_backward_bias(&gpu, &dy));
             };
             fwd();

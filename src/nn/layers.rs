@@ -20,7 +20,7 @@ pub fn conv2d(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) 
         y,
         Box::new(move |gpu, dy, needs| {
             let dx = needs[0].then(|| conv2d::conv2d_backward_data(gpu, dy, &wt, xt.shape(), s, p));
-            let dw = needs[1].then(|| conv2d::conv2d_backward_weight_of(gpu, dy, &input, wt.shape(), s, p));
+            let dw = needs[1].then(|| conv2d::conv2d_backward_weight(gpu, dy, &input, wt.shape(), s, p));
             let db = needs[2].then(|| conv2d::conv2d_backward_bias(gpu, dy));
             vec![dx, dw, db]
         }),

@@ -218,7 +218,7 @@ pub fn conv2d_forward(
     conv2d_forward_algo(gpu, ConvAlgo::from_env(), x, w, b, stride, pad)
 }
 
-/// `conv2d_forward`, also returning the input as `conv2d_backward_weight_of`
+/// `conv2d_forward`, also returning the input as `conv2d_backward_weight`
 /// wants it (what a training step keeps for the backward pass).
 pub fn conv2d_forward_keep(
     gpu: &Arc<Gpu>,
@@ -353,43 +353,20 @@ pub fn conv2d_backward_data_algo(
     dx
 }
 
-/// dw = sum over the batch and output pixels of dy x im2col(x), [O,C,KH,KW].
+/// dw = sum over the batch and output pixels of dy x im2col(x), [O,C,KH,KW],
+/// from the input as `conv2d_forward_keep` kept it (or `ConvInput::new(x)`).
 pub fn conv2d_backward_weight(
     gpu: &Arc<Gpu>,
     dy: &Tensor,
-    x: &Tensor,
+    input: &ConvInput,
     w_shape: &[usize],
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> Tensor {
-    conv2d_backward_weight_algo(gpu, ConvAlgo::from_env(), dy, x, w_shape, stride, pad)
-}
-
-/// `conv2d_backward_weight` from the input as `conv2d_forward_keep` kept it.
-pub fn conv2d_backward_weight_of(
-    gpu: &Arc<Gpu>,
-    dy: &Tensor,
-    x: &ConvInput,
-    w_shape: &[usize],
-    stride: (usize, usize),
-    pad: (usize, usize),
-) -> Tensor {
-    backward_weight(gpu, ConvAlgo::from_env(), dy, x, w_shape, stride, pad)
+    conv2d_backward_weight_algo(gpu, ConvAlgo::from_env(), dy, input, w_shape, stride, pad)
 }
 
 pub fn conv2d_backward_weight_algo(
-    gpu: &Arc<Gpu>,
-    algo: ConvAlgo,
-    dy: &Tensor,
-    x: &Tensor,
-    w_shape: &[usize],
-    stride: (usize, usize),
-    pad: (usize, usize),
-) -> Tensor {
-    backward_weight(gpu, algo, dy, &ConvInput::new(x), w_shape, stride, pad)
-}
-
-fn backward_weight(
     gpu: &Arc<Gpu>,
     algo: ConvAlgo,
     dy: &Tensor,

@@ -131,12 +131,7 @@ fn pack(
     // long and few: mlp:784-500-10 training 5,420-5,770 -> 6,160-6,680
     // images/s (X [64, 784], W1 [500, 784], H [64, 500] copied).
     let rows_copy_pays = cols >= 64 && rows <= 2048;
-    if rows_copy_pays
-        && cols.is_multiple_of(4)
-        && l.bw == l.width
-        && l.width * 4 == cols
-        && (l.height == rows || stale_rows_ok)
-    {
+    if rows_copy_pays && l.bw == l.width && l.width * 4 == cols && (l.height == rows || stale_rows_ok) {
         return texs.copy_rows_of(x, rows, cols, tw, th, slot);
     }
     let tex = texs.get(tw, th, slot);
