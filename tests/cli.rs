@@ -280,3 +280,55 @@ fn train_init_starts_from_the_given_weights() {
         &["model.safetensors", "fc1.weight"],
     );
 }
+
+/// Flags `advlab train` can check before loading data or opening the GPU
+/// are refused in one line, before an epoch is spent.
+#[test]
+fn train_refuses_bad_flags_up_front() {
+    let out = tmp("flags.safetensors");
+    let o = out.to_str().unwrap();
+    let base = ["train", "--arch", "mlp:784-8-10", "--out", o];
+    for (extra, needles) in [
+        (&["--lr", "nan"][..], &["--lr", "NaN"][..]),
+        (&["--lr", "-0.1"], &["--lr", "positive"]),
+        (&["--epochs", "0"], &["--epochs"]),
+        (&["--batch", "0"], &["--batch"]),
+        (&["--momentum", "1.5"], &["--momentum"]),
+        (&["--weight-decay", "inf"], &["--weight-decay"]),
+        (&["--val", "2000"], &["--val", "2000"]),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        assert_one_line_error(&args, needles);
+    }
+    // an --out in a missing directory fails before training, not after an epoch
+    let t = std::time::Instant::now();
+    assert_one_line_error(
+        &["train", "--arch", "lenet", "--out", "/nonexistent-advlab-dir/m.safetensors"],
+        &["--out", "/nonexistent-advlab-dir", "does not exist"],
+    );
+    eprintln!("missing --out dir refused after {:.2} s", t.elapsed().as_secs_f64());
+    // a 7-class MLP on 10-class data would train silently to chance
+    assert_one_line_error(&["train", "--arch", "mlp:784-50-7", "--out", o], &["mlp:784-50-7", "label", "7 classes"]);
+    assert_one_line_error(&["train", "--arch", "mask:1x28x28-8", "--out", o], &["mask network", "not a classifier"]);
+}
+
+/// `--resume` continues a run with the same settings and refuses other ones.
+#[test]
+fn train_resume_refuses_other_settings() {
+    let out = tmp("resume.safetensors");
+    let o = out.to_str().unwrap();
+    let results = tmp("resume-results.json");
+    let r = results.to_str().unwrap();
+    let args = ["train", "--arch", "mlp:784-8-10", "--epochs", "1", "--out", o, "--results", r];
+    let (ok, _, err) = advlab(&args);
+    assert!(ok, "{err}");
+    assert_one_line_error(
+        &["train", "--arch", "mlp:784-8-10", "--epochs", "2", "--lr", "0.1", "--resume", "--out", o, "--results", r],
+        &["--resume", "optim.lr", "0.05 then, 0.1 now"],
+    );
+    let (ok, _, err) = advlab(&["train", "--arch", "mlp:784-8-10", "--epochs", "2", "--resume", "--out", o, "--results", r]);
+    assert!(ok && err.contains("resuming after epoch 1"), "{err}");
+    // the recipe is in --help
+    let (_, help, _) = advlab(&["train", "--help"]);
+    assert!(help.contains("lenet") && help.contains("--schedule cosine") && help.contains("--val"), "{help}");
+}
