@@ -51,6 +51,15 @@ enum Cmd {
     /// Attacks: fgsm, pgd, cw, jsma, stadv (write adv.npy, results.json, grid.png to --out-dir)
     #[command(subcommand)]
     Attack(AttackAll),
+    /// Join the --out-dir of every shard of one sharded attack (--shard K/N) into one, as the unsharded run writes it
+    Merge {
+        /// The shards' output directories (any order; each holds results.json, adv.npy, labels.npy)
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged adv.npy, labels.npy, results.json
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
     /// Warp images with stAdv flows (bilinear, clamped; flow N×2×H×W, channel 0 vertical)
     Warp(cli::warp::WarpCmd),
     /// Per-image stAdv flow loss L_flow of flows in an .npy file
@@ -248,6 +257,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Predict(p) => cli::model_cmds::predict(&g, &p.arch, &p.model, &p.input, &p.out, p.batch),
         Cmd::Attack(AttackAll::Pixel(a)) => cli::attack::run(&g, &a),
         Cmd::Attack(AttackAll::Stadv(a)) => cli::stadv::run(&g, &a),
+        Cmd::Merge { dirs, out_dir } => cli::merge::run(&dirs, &out_dir),
         Cmd::Warp(w) => cli::warp::run_warp(&g, &w),
         Cmd::FlowLoss(f) => cli::warp::run_flow_loss(&g, &f),
         Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),
