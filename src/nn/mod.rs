@@ -1,7 +1,9 @@
 //! Layers, the model zoo, optimisers, training and checkpoints.
 
 pub mod arch;
+pub mod capacity;
 pub mod checkpoint;
+pub mod eval;
 pub mod layers;
 pub mod model;
 pub mod optim;
