@@ -23,6 +23,8 @@ use std::str::FromStr;
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::data::Selected;
+
 /// The seed of image `index`'s own random stream for purpose `salt`: the
 /// draws for an image depend on (seed, index) only, never on its position
 /// in a batch or shard, so sharded runs merge into the unsharded result.
@@ -57,6 +59,21 @@ impl Shard {
     pub fn is_all(&self) -> bool {
         self.n == 1
     }
+}
+
+/// Narrow a selection (`data::load_selected`) to `shard`: the images at
+/// positions `shard.range(n)` of it, with their split positions. For
+/// `advlab eval --shard` (and every command that reads images).
+pub fn shard_selected(sel: Selected, shard: Shard) -> Result<Selected> {
+    if shard.is_all() {
+        return Ok(sel);
+    }
+    let r = shard.range(sel.index.len());
+    if r.is_empty() {
+        bail!("--shard {shard}: the selection holds only {} images, so this shard would be empty", sel.index.len());
+    }
+    let pos: Vec<usize> = r.collect();
+    Ok(Selected { data: sel.data.select(&pos), index: pos.iter().map(|&p| sel.index[p]).collect() })
 }
 
 impl fmt::Display for Shard {
@@ -185,6 +202,12 @@ mod tests {
         assert_eq!(resolve(Some(ShardSpec::Auto), Some(3), &k8s).unwrap(), Shard { k: 3, n: 3 });
         assert!(msg(resolve(Some(ShardSpec::Auto), None, &k8s)).contains("--shards N"));
         assert!(msg(resolve(Some(ShardSpec::Auto), Some(2), &k8s)).contains("not below the shard count 2"));
+        let d =
+            crate::data::Dataset::new((0..6).map(|v| v as f32 / 10.0).collect(), (0..6).collect(), 1, 1, 1).unwrap();
+        let sel = Selected { data: d, index: vec![10, 11, 12, 13, 14, 15] };
+        let s2 = shard_selected(sel.clone(), Shard::new(2, 3).unwrap()).unwrap();
+        assert_eq!((s2.index, s2.data.labels), (vec![12, 13], vec![2, 3]));
+        assert!(msg(shard_selected(sel, Shard::new(1, 7).unwrap())).contains("empty"));
         let junk = env(&[("JOB_COMPLETION_INDEX", "two")]);
         assert!(msg(resolve(Some(ShardSpec::Auto), Some(3), &junk)).contains("JOB_COMPLETION_INDEX=\"two\""));
     }

@@ -9,11 +9,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_advlab"))
-        .args(args)
-        .env("NODEVICE_SELECT", "1")
-        .output()
-        .expect("run advlab");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).env("NODEVICE_SELECT", "1").output().expect("run advlab");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
@@ -239,4 +236,68 @@ fn stadv_writes_the_common_schema_and_shards() {
         assert!(std::fs::read(full.join(f)).unwrap() == std::fs::read(merged.join(f)).unwrap(), "stadv {f}");
     }
     assert_eq!(json(&merged.join("results.json"))["results"]["per_image"], v["results"]["per_image"]);
+}
+
+#[test]
+fn split_indices_and_shard_auto_pick_the_images() {
+    let d = dir("select");
+    let m = model();
+    let idx = d.join("idx.npy");
+    advlab::data::npy::write_npy_i64(&idx, &[4], &[5, 0, 1999, 7]).unwrap();
+    let out = d.join("out");
+    let args = [
+        "attack",
+        "fgsm",
+        "--arch",
+        ARCH,
+        "--model",
+        s(m),
+        "--split",
+        "train",
+        "--indices",
+        s(&idx),
+        "--count",
+        "3",
+        "--out-dir",
+        s(&out),
+    ];
+    ok(&args);
+    let v = json(&out.join("results.json"));
+    let got: Vec<u64> =
+        v["results"]["per_image"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    assert_eq!(got, [5, 0, 1999]);
+    assert_eq!(v["settings"]["split"], "train");
+    let train = advlab::data::load(&advlab::data::DataSpec::Bundled, advlab::data::Split::Train).unwrap();
+    let labels = advlab::data::npy::read_npy_labels(&out.join("labels.npy")).unwrap();
+    assert_eq!(labels, [5, 0, 1999].map(|i| train.labels[i] as i64));
+    // --shard auto from a Kubernetes Indexed Job's index (0-based) and --shards
+    let out2 = d.join("auto");
+    let o = Command::new(env!("CARGO_BIN_EXE_advlab"))
+        .args(["attack", "fgsm", "--arch", ARCH, "--model", s(m), "--count", "10", "--shard", "auto", "--shards", "3"])
+        .args(["--out-dir", s(&out2)])
+        .env("JOB_COMPLETION_INDEX", "2")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json(&out2.join("results.json"));
+    assert_eq!(v["settings"]["shard"], "3/3");
+    let got: Vec<u64> =
+        v["results"]["per_image"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    assert_eq!(got, [6, 7, 8, 9]);
+    // bad selections: one line naming the input
+    advlab::data::npy::write_npy_i64(&idx, &[1], &[1000]).unwrap();
+    one_line_error(
+        &["attack", "fgsm", "--arch", ARCH, "--model", s(m), "--indices", s(&idx), "--out-dir", s(&d.join("x"))],
+        &["idx.npy", "1000"],
+    );
+    one_line_error(
+        &["attack", "pgd", "--arch", ARCH, "--model", s(m), "--split", "val", "--out-dir", s(&d.join("x"))],
+        &["--split", "train or test"],
+    );
+    one_line_error(
+        &["attack", "cw", "--arch", ARCH, "--model", s(m), "--shard", "4/3", "--out-dir", s(&d.join("x"))],
+        &["--shard", "K/N"],
+    );
+    assert!(!d.join("x").exists());
 }

@@ -78,7 +78,7 @@ pub fn load_inputs(spec: &InputSpec, arch: &Arch) -> Result<Inputs> {
     super::check_labels(&what, &data.labels, data.n, arch.classes)?;
     let total = data.n;
     let mut index: Vec<usize> = match &spec.indices {
-        Some(p) => read_indices(p, total)?,
+        Some(p) => data::read_indices(p, total)?,
         None => (0..total).collect(),
     };
     match spec.count {
@@ -91,45 +91,10 @@ pub fn load_inputs(spec: &InputSpec, arch: &Arch) -> Result<Inputs> {
         bail!("{what}: no images selected");
     }
     let selected = index.len();
-    if let Some(s) = spec.shard {
-        let r = s.range(selected);
-        if r.is_empty() {
-            bail!("--shard {s}: the selection holds only {selected} images, so this shard would be empty");
-        }
-        index = index[r].to_vec();
-    }
-    let data = if index.len() == total && index.iter().enumerate().all(|(i, &j)| i == j) {
-        data
-    } else {
-        select(&data, &index)
-    };
-    Ok(Inputs { data, index, source, what, total, selected })
-}
-
-/// The images at `index` (in that order).
-fn select(d: &Dataset, index: &[usize]) -> Dataset {
-    let per = d.image_len();
-    let mut images = Vec::with_capacity(index.len() * per);
-    for &i in index {
-        images.extend_from_slice(d.image(i));
-    }
-    Dataset { images, labels: index.iter().map(|&i| d.labels[i]).collect(), n: index.len(), c: d.c, h: d.h, w: d.w }
-}
-
-/// `--indices I.npy`: 1-D integers, each a position below `n`.
-fn read_indices(path: &std::path::Path, n: usize) -> Result<Vec<usize>> {
-    let raw = npy::read_npy_labels(path)?;
-    raw.iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            usize::try_from(v).ok().filter(|&v| v < n).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: index {v} at position {i} is outside 0..{n} (the selected split's size)",
-                    path.display()
-                )
-            })
-        })
-        .collect()
+    let data =
+        if index.len() == total && index.iter().enumerate().all(|(i, &j)| i == j) { data } else { data.select(&index) };
+    let sel = crate::shard::shard_selected(data::Selected { data, index }, spec.shard.unwrap_or(Shard::ALL))?;
+    Ok(Inputs { data: sel.data, index: sel.index, source, what, total, selected })
 }
 
 /// How targets are chosen.

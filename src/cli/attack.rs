@@ -116,7 +116,7 @@ impl CommonArgs {
             data: self.data.as_deref().map(DataSpec::parse).transpose()?,
             input: self.input.clone(),
             labels: self.labels.clone(),
-            split: self.split.as_deref().map(parse_split).transpose()?,
+            split: self.split.as_deref().map(|v| v.trim().parse::<Split>()).transpose()?,
             indices: self.indices.clone(),
             count: self.count,
             shard: (!shard.is_all() || self.shard.is_some()).then_some(shard),
@@ -157,14 +157,6 @@ impl CommonArgs {
     }
 }
 
-fn parse_split(s: &str) -> Result<Split> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "train" => Ok(Split::Train),
-        "test" => Ok(Split::Test),
-        _ => bail!("--split {s:?}: expected train or test"),
-    }
-}
-
 #[derive(Args, Clone, Debug)]
 pub struct FgsmArgs {
     #[command(flatten)]
@@ -172,6 +164,7 @@ pub struct FgsmArgs {
     /// Step size / budget; a comma list (e.g. 0.05,0.1,0.2,0.3) runs a robust-accuracy sweep
     #[arg(long, default_value = "0.3", allow_hyphen_values = true)]
     pub eps: String,
+    /// Norm of the step and the budget: inf (sign steps, L∞ box) or 2 (normalised steps, L2 ball)
     #[arg(long, value_enum, default_value_t = Norm::Inf)]
     pub norm: Norm,
 }
@@ -192,6 +185,7 @@ pub struct PgdArgs {
     /// Start from a uniform random point of the budget (true|false)
     #[arg(long, default_value_t = true, action = ArgAction::Set)]
     pub random_start: bool,
+    /// Norm of the step and the budget: inf (sign steps, L∞ box) or 2 (normalised steps, L2 ball)
     #[arg(long, value_enum, default_value_t = Norm::Inf)]
     pub norm: Norm,
 }
@@ -511,4 +505,42 @@ pub fn bench(
     )?;
     super::print_profile(&gpu);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct Attack {
+        #[command(subcommand)]
+        cmd: Sub,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum Sub {
+        #[command(flatten)]
+        Pixel(super::AttackCmd),
+        Stadv(crate::cli::stadv::StadvArgs),
+    }
+
+    #[test]
+    fn every_attack_flag_has_help() {
+        let cmd = Attack::command();
+        let mut seen = 0;
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments() {
+                if arg.get_id() == "help" {
+                    continue;
+                }
+                seen += 1;
+                if arg.get_help().is_none() {
+                    missing.push(format!("{} --{}", sub.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "attack flags without help text: {missing:?}");
+        assert!(seen > 5 * 15, "{seen}");
+    }
 }
