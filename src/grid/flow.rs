@@ -95,7 +95,7 @@ mod tests {
         // rightward flow at full length: hue 90° (yellow-green), full value
         let p = img.get_pixel(lay.col_x(3) + 5 * lay.scale, lay.row_y(0));
         assert_eq!(p, &wheel(std::f32::consts::FRAC_PI_2, 1.0));
-        assert!(p.0.iter().any(|&c| c == 255));
+        assert!(p.0.contains(&255));
         // no flow is black
         assert_eq!(img.get_pixel(lay.col_x(3), lay.row_y(0)), &Rgb([0, 0, 0]));
     }
