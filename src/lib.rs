@@ -12,6 +12,7 @@ pub mod grid;
 pub mod nn;
 pub mod ops;
 pub mod report;
+pub mod shard;
 pub mod stadv;
 pub mod tensor;
 

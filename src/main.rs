@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use advlab::cli;
-use advlab::data::DataSpec;
+use advlab::data::{DataSpec, Split};
 use advlab::gpu::{DeviceChoice, GpuOptions};
 use advlab::nn::optim::OptimKind;
 use clap::{Args, Parser, Subcommand};
@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "advlab",
     version,
-    about = "Train, attack, detect and certify image classifiers on any GPU (WGSL on wgpu; lavapipe when there is no GPU)"
+    about = "Train, evaluate and attack image classifiers (FGSM, PGD, C&W, JSMA, stAdv) on any GPU (WGSL on wgpu; lavapipe when there is no GPU)"
 )]
 struct Cli {
     #[command(flatten)]
@@ -51,6 +51,15 @@ enum Cmd {
     /// Attacks: fgsm, pgd, cw, jsma, stadv (write adv.npy, results.json, grid.png to --out-dir)
     #[command(subcommand)]
     Attack(AttackAll),
+    /// Join the --out-dir of every shard of one sharded attack (--shard K/N) into one, as the unsharded run writes it
+    Merge {
+        /// The shards' output directories (any order; each holds results.json, adv.npy, labels.npy)
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged adv.npy, labels.npy, results.json
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
     /// Warp images with stAdv flows (bilinear, clamped; flow N×2×H×W, channel 0 vertical)
     Warp(cli::warp::WarpCmd),
     /// Per-image stAdv flow loss L_flow of flows in an .npy file
@@ -71,7 +80,8 @@ struct TrainCmd {
     /// Architecture: mlp:784-500-10, mlp:784-256-128-10, lenet, lenet:3x32x32, alexnet-cifar, vgg-cifar[:W[:dS]]
     #[arg(long)]
     arch: String,
-    /// Data: mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy (default: the MNIST subset in assets/)
+    /// Data: mnist:DIR, cifar10:DIR, npydir:DIR (train_x/train_y/test_x/test_y.npy), npy:X.npy,Y.npy
+    /// (one file pair for both splits) (default: the MNIST subset in assets/)
     #[arg(long, value_parser = parse_data, default_value = "bundled")]
     data: DataSpec,
     /// Passes over the training set [default: the arch's recipe, below]
@@ -129,32 +139,44 @@ struct TrainCmd {
 
 #[derive(Args)]
 struct EvalCmd {
+    /// Architecture of the model, e.g. mlp:784-500-10, lenet, alexnet-cifar (see `advlab train --help`)
     #[arg(long)]
     arch: String,
     /// Model file (safetensors)
     #[arg(long)]
     model: PathBuf,
-    /// Data: mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy (default: bundled MNIST subset); the test split is used
+    /// Data: mnist:DIR, cifar10:DIR, npydir:DIR, npy:X.npy,Y.npy (default: bundled MNIST subset)
     #[arg(long, value_parser = parse_data, default_value = "bundled")]
     data: DataSpec,
+    /// Which split of --data to score: train or test
+    #[arg(long, default_value = "test")]
+    split: Split,
+    /// Score only these images: a 1-D integer .npy of positions in the split (order kept, repeats allowed)
+    #[arg(long)]
+    indices: Option<PathBuf>,
+    /// Images per batch (a batch larger than the adapter holds runs as several device batches)
     #[arg(long, default_value_t = 1000)]
     batch: usize,
+    /// Where to write results.json
     #[arg(long, default_value = "results.json")]
     results: PathBuf,
 }
 
 #[derive(Args)]
 struct PredictCmd {
+    /// Architecture of the model, e.g. mlp:784-500-10, lenet, alexnet-cifar (see `advlab train --help`)
     #[arg(long)]
     arch: String,
+    /// Model file (safetensors)
     #[arg(long)]
     model: PathBuf,
-    /// Images, N×1×28×28 or N×784 f32 in [0,1]
+    /// Images f32 in [0,1]: N×C×H×W or N×(C·H·W) matching --arch
     #[arg(long)]
     input: PathBuf,
     /// Logits N×classes f32
     #[arg(long)]
     out: PathBuf,
+    /// Images per batch (a batch larger than the adapter holds runs as several device batches)
     #[arg(long, default_value_t = 1000)]
     batch: usize,
 }
@@ -171,20 +193,25 @@ enum AttackAll {
 enum BenchCmd {
     /// Attack throughput (images/s) of fgsm, pgd, cw and jsma at their defaults
     Attack {
+        /// Architecture to attack
         #[arg(long, default_value = "mlp:784-500-10")]
         arch: String,
         /// Model to attack (default: a seeded random initialisation)
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Data the images come from (its test split)
         #[arg(long, value_parser = parse_data, default_value = "bundled")]
         data: DataSpec,
         /// Images per method
         #[arg(long, default_value_t = 64)]
         count: usize,
+        /// Images per attack batch
         #[arg(long, default_value_t = 256)]
         batch: usize,
+        /// Seed of the random initialisation and random targets
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Where to write results.json
         #[arg(long, default_value = "results.json")]
         results: PathBuf,
     },
@@ -196,6 +223,7 @@ enum BenchCmd {
         /// Timed products per size and variant, after one warm-up
         #[arg(long, default_value_t = 3)]
         reps: usize,
+        /// Where to write results.json
         #[arg(long, default_value = "results.json")]
         results: PathBuf,
     },
@@ -204,25 +232,31 @@ enum BenchCmd {
         /// Architectures whose conv layers to time (comma-separated)
         #[arg(long, value_delimiter = ',', default_value = "lenet,alexnet-cifar")]
         arch: Vec<String>,
+        /// Images per batch
         #[arg(long, default_value_t = 64)]
         batch: usize,
         /// Timed repetitions per pass after one warm-up
         #[arg(long, default_value_t = 5)]
         reps: usize,
+        /// Where to write results.json
         #[arg(long, default_value = "results.json")]
         results: PathBuf,
     },
     /// MLP training throughput (images/s)
     Train {
+        /// Architecture to train
         #[arg(long, default_value = "mlp:784-500-10")]
         arch: String,
+        /// Training data (its train split)
         #[arg(long, value_parser = parse_data, default_value = "bundled")]
         data: DataSpec,
+        /// Images per training step
         #[arg(long, default_value_t = 64)]
         batch: usize,
         /// Timed epochs after one warm-up epoch
         #[arg(long, default_value_t = 2)]
         epochs: usize,
+        /// Where to write results.json
         #[arg(long, default_value = "results.json")]
         results: PathBuf,
     },
@@ -235,33 +269,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", advlab::gpu::adapter_report());
             Ok(())
         }
-        Cmd::Train(t) => cli::train::run(
+        Cmd::Train(t) => {
+            if let Some(w) = t.data.train_warning() {
+                eprintln!("warning: {w}");
+            }
+            cli::train::run(
+                &g,
+                &cli::train::TrainArgs {
+                    arch: t.arch,
+                    data: t.data,
+                    epochs: t.epochs,
+                    batch: t.batch,
+                    optim: t.optim,
+                    lr: t.lr,
+                    momentum: t.momentum,
+                    weight_decay: t.weight_decay,
+                    seed: t.seed,
+                    out: t.out,
+                    resume: t.resume,
+                    results: t.results,
+                    augment: t.augment,
+                    init: t.init,
+                    schedule: t.schedule,
+                    step_size: t.step_size,
+                    gamma: t.gamma,
+                    val: t.val,
+                },
+            )
+        }
+        Cmd::Eval(e) => cli::model_cmds::eval(
             &g,
-            &cli::train::TrainArgs {
-                arch: t.arch,
-                data: t.data,
-                epochs: t.epochs,
-                batch: t.batch,
-                optim: t.optim,
-                lr: t.lr,
-                momentum: t.momentum,
-                weight_decay: t.weight_decay,
-                seed: t.seed,
-                out: t.out,
-                resume: t.resume,
-                results: t.results,
-                augment: t.augment,
-                init: t.init,
-                schedule: t.schedule,
-                step_size: t.step_size,
-                gamma: t.gamma,
-                val: t.val,
+            &cli::model_cmds::EvalArgs {
+                arch: &e.arch,
+                model: &e.model,
+                data: &e.data,
+                selection: &advlab::data::Selection { split: e.split, indices: e.indices.clone(), count: None },
+                batch: e.batch,
+                results: &e.results,
             },
         ),
-        Cmd::Eval(e) => cli::model_cmds::eval(&g, &e.arch, &e.model, &e.data, e.batch, &e.results),
         Cmd::Predict(p) => cli::model_cmds::predict(&g, &p.arch, &p.model, &p.input, &p.out, p.batch),
         Cmd::Attack(AttackAll::Pixel(a)) => cli::attack::run(&g, &a),
         Cmd::Attack(AttackAll::Stadv(a)) => cli::stadv::run(&g, &a),
+        Cmd::Merge { dirs, out_dir } => cli::merge::run(&dirs, &out_dir),
         Cmd::Warp(w) => cli::warp::run_warp(&g, &w),
         Cmd::FlowLoss(f) => cli::warp::run_flow_loss(&g, &f),
         Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),
@@ -283,5 +333,60 @@ fn main() -> ExitCode {
             eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag of train, eval, predict and the bench commands says what it is.
+    #[test]
+    fn model_and_bench_commands_document_every_argument() {
+        let cli = Cli::command();
+        let mut missing = Vec::new();
+        let paths: [&[&str]; 7] = [
+            &["train"],
+            &["eval"],
+            &["predict"],
+            &["bench", "attack"],
+            &["bench", "gemm"],
+            &["bench", "conv"],
+            &["bench", "train"],
+        ];
+        for path in paths {
+            let mut c = &cli;
+            for name in path {
+                c = c.find_subcommand(name).unwrap_or_else(|| panic!("no subcommand {path:?}"));
+            }
+            for a in c.get_arguments() {
+                if a.get_help().is_none() {
+                    missing.push(format!("{} --{}", path.join(" "), a.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+
+    /// The about line names only commands that exist.
+    #[test]
+    fn about_names_existing_commands_only() {
+        let cli = Cli::command();
+        let about = cli.get_about().map(|s| s.to_string()).unwrap_or_default();
+        let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        for word in ["detect", "certify"] {
+            assert!(!about.to_lowercase().contains(word) || names.contains(&word), "{about}");
+        }
+    }
+
+    #[test]
+    fn eval_split_parses() {
+        let c = Cli::try_parse_from(["advlab", "eval", "--arch", "lenet", "--model", "m", "--split", "train"]).unwrap();
+        let Cmd::Eval(e) = c.cmd else { panic!("not eval") };
+        assert_eq!((e.split, e.indices), (Split::Train, None));
+        let err = Cli::try_parse_from(["advlab", "eval", "--arch", "lenet", "--model", "m", "--split", "val"]);
+        let s = err.err().unwrap().to_string();
+        assert!(s.contains("expected train or test"), "{s}");
     }
 }

@@ -129,17 +129,16 @@ pub fn pgd_batch(
     xk
 }
 
-/// The PGD random start for images `x` (flat, `per` features each, the
-/// first being image number `first` of the run): x + U(-ε,ε) per feature
-/// (L∞) or x + a uniform point of the ε ball (L2), clipped to [0,1]. Each
-/// image has its own seeded stream, so the result does not depend on the
-/// batch size.
-pub fn random_start(x: &[f32], per: usize, eps: f32, norm: Norm, seed: u64, first: usize) -> Vec<f32> {
+/// The PGD random start for images `x` (flat, `per` features each, image
+/// i at position `index[i]` of its source): x + U(-ε,ε) per feature (L∞)
+/// or x + a uniform point of the ε ball (L2), clipped to [0,1]. Each image
+/// has its own stream seeded by (seed, index), so the result depends on
+/// neither the batch size nor the shard.
+pub fn random_start(x: &[f32], per: usize, eps: f32, norm: Norm, seed: u64, index: &[usize]) -> Vec<f32> {
     let (lo, hi) = PIXEL_BOX;
     let mut out = Vec::with_capacity(x.len());
-    for (i, img) in x.chunks(per).enumerate() {
-        let idx = (first + i) as u64;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ idx.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5067_6473);
+    for (img, &idx) in x.chunks(per).zip(index) {
+        let mut rng = ChaCha8Rng::seed_from_u64(crate::shard::image_seed(seed, idx, 0x5067_6473));
         match norm {
             Norm::Inf => {
                 for &v in img {

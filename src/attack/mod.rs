@@ -20,7 +20,12 @@
 mod bench;
 pub mod cw;
 pub mod fgsm;
+pub mod inputs;
 pub mod jsma;
+pub mod merge;
+pub mod output;
+pub mod schema;
+pub mod sweep;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -179,13 +184,13 @@ pub struct AttackResult {
 }
 
 /// Mean and median of a perturbation norm.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct NormStats {
     pub mean: f64,
     pub median: f64,
 }
 
-fn norm_stats(v: &mut [f64]) -> Option<NormStats> {
+pub(crate) fn norm_stats(v: &mut [f64]) -> Option<NormStats> {
     if v.is_empty() {
         return None;
     }
@@ -271,15 +276,24 @@ pub fn check_targets(what: &str, targets: &[u32], labels: &[u32], classes: usize
     Ok(())
 }
 
-/// One target per image, uniform over the classes other than its label (seeded).
+/// One target per image, uniform over the classes other than its label,
+/// for images at positions 0..n (see [`random_targets_at`]).
 pub fn random_targets(labels: &[u32], classes: usize, seed: u64) -> Result<Vec<u32>> {
+    let index: Vec<usize> = (0..labels.len()).collect();
+    random_targets_at(labels, &index, classes, seed)
+}
+
+/// One target per image, uniform over the classes other than its label,
+/// drawn from the image's own stream (seed, `index[i]`).
+pub fn random_targets_at(labels: &[u32], index: &[usize], classes: usize, seed: u64) -> Result<Vec<u32>> {
     if classes < 2 {
         bail!("--target random: the model has {classes} class(es); a target needs at least 2");
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a72_6765_7473_u64);
     Ok(labels
         .iter()
-        .map(|&y| {
+        .zip(index)
+        .map(|(&y, &i)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(crate::shard::image_seed(seed, i, 0x7a72_6765_7473));
             let r = rng.random_range(0..classes as u32 - 1);
             if r >= y {
                 r + 1
@@ -373,9 +387,32 @@ pub fn run_attack_with(
     targets: Option<&[u32]>,
     cfg: &AttackConfig,
     opts: &RunOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<AttackResult> {
+    let index: Vec<usize> = (0..labels.len()).collect();
+    run_attack_indexed(gpu, model, images, labels, &index, targets, cfg, opts, progress)
+}
+
+/// [`run_attack_with`] for images at positions `index` of their source:
+/// the results carry these indices, and every random draw of an image
+/// (PGD's start) comes from its (seed, index) stream, so the outcome of an
+/// image does not depend on which other images share its batch or shard.
+#[allow(clippy::too_many_arguments)]
+pub fn run_attack_indexed(
+    gpu: &Arc<Gpu>,
+    model: &Model,
+    images: &[f32],
+    labels: &[u32],
+    index: &[usize],
+    targets: Option<&[u32]>,
+    cfg: &AttackConfig,
+    opts: &RunOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<AttackResult> {
     cfg.validate()?;
+    if index.len() != labels.len() {
+        bail!("attack: {} image indices for {} labels", index.len(), labels.len());
+    }
     if opts.batch == 0 {
         bail!("--batch 0: must be at least 1");
     }
@@ -430,7 +467,8 @@ pub fn run_attack_with(
         let (xadv, iters) = match cfg {
             AttackConfig::Fgsm(f) => (fgsm::fgsm_batch(gpu, model, &x, &lab, targeted, f), vec![1; bn]),
             AttackConfig::Pgd(p) => {
-                let startx = p.random_start.then(|| fgsm::random_start(xs, per, p.eps, p.norm, opts.seed, b0));
+                let startx =
+                    p.random_start.then(|| fgsm::random_start(xs, per, p.eps, p.norm, opts.seed, &index[b0..b0 + bn]));
                 (fgsm::pgd_batch(gpu, model, &x, &lab, targeted, p, startx.as_deref()), vec![p.iters as u32; bn])
             }
             AttackConfig::Cw(cc) => cw::cw_batch(gpu, model, &x, &lab, targeted, cc),
@@ -443,7 +481,7 @@ pub fn run_attack_with(
             let (l0, l2, linf) = perturbation_norms(&xs[i * per..(i + 1) * per], &xa[i * per..(i + 1) * per]);
             let success = if targeted { adv_pred[i] == attack_label[i] } else { adv_pred[i] != attack_label[i] };
             out.push(ImageResult {
-                index: b0 + i,
+                index: index[b0 + i],
                 label: ys[i],
                 target: ts.map(|t| t[i]),
                 attack_label: attack_label[i],

@@ -1,21 +1,30 @@
 //! `advlab attack fgsm|pgd|cw|jsma` (and the body of `advlab bench attack`).
 //!
-//! Writes to `--out-dir`: `adv.npy` (N×C×H×W f32), `results.json`
-//! (settings, adapter, seed, summary, per-image results) and `grid.png`
-//! (original / adversarial / amplified difference for the first images).
+//! Writes to `--out-dir`: `adv.npy` (N×C×H×W f32), `labels.npy` (int64),
+//! `results.json` (the schema of `attack::schema`), `grid.png` and, for an
+//! ε sweep, `robust_accuracy.png`. The work is the library's
+//! (`attack::inputs`, `attack::sweep`, `attack::output`); this file maps
+//! flags onto it and prints.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{ArgAction, Args, Subcommand, ValueEnum};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::attack::cw::AbortScope;
+use crate::attack::inputs::{load_inputs, load_targets, InputSpec, Inputs, TargetSpec};
 use crate::attack::jsma::JacobianKind;
-use crate::attack::{self, AttackConfig, CwConfig, FgsmConfig, JsmaConfig, LabelSource, Norm, PgdConfig, RunOptions};
-use crate::data::{self, npy, DataSpec, Dataset, Split};
-use crate::gpu::GpuOptions;
+use crate::attack::schema::{self, AttackResults};
+use crate::attack::sweep::{parse_eps_list, run_sweep};
+use crate::attack::{
+    self, output, AttackConfig, CwConfig, FgsmConfig, JsmaConfig, LabelSource, Norm, PgdConfig, RunOptions,
+};
+use crate::data::{self, DataSpec, Split};
+use crate::gpu::{Gpu, GpuOptions};
 use crate::nn::{Arch, Model};
+use crate::shard::{Shard, ShardSpec};
 use crate::{grid, report};
 
 /// `--target`: how to draw targets when no `--targets` file is given.
@@ -41,33 +50,47 @@ pub enum AttackCmd {
 
 #[derive(Args, Clone, Debug)]
 pub struct CommonArgs {
-    /// Architecture, e.g. mlp:784-500-10
+    /// Architecture of the model, e.g. mlp:784-500-10, lenet, alexnet-cifar (see the README's Models table)
     #[arg(long)]
     pub arch: String,
-    /// Model file (safetensors, PyTorch names)
+    /// Model to attack: safetensors with PyTorch's tensor names (as `advlab train` writes)
     #[arg(long)]
     pub model: PathBuf,
-    /// Data: mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy, bundled (the test split is used; default: bundled MNIST subset)
+    /// Data: mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy, bundled (default: the bundled MNIST subset)
     #[arg(long)]
     pub data: Option<String>,
+    /// Split of --data to attack: train or test (default: test)
+    #[arg(long)]
+    pub split: Option<String>,
+    /// Attack exactly these images: 1-D integer .npy of positions in the split (or in --input), order kept
+    #[arg(long)]
+    pub indices: Option<PathBuf>,
     /// Images to attack, N×C×H×W (or N×784 / N×3072) f32 in [0,1]; needs --labels
     #[arg(long)]
     pub input: Option<PathBuf>,
     /// Labels for --input: 1-D integers
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// Targets (1-D integers, one per image, each different from its label): makes the attack targeted
+    /// Targets (1-D integers, one per image of the split or --input, each different from its label): makes the attack targeted
     #[arg(long)]
     pub targets: Option<PathBuf>,
     /// Draw targets instead of reading --targets (targeted attack). JSMA defaults to random
     #[arg(long, value_enum)]
     pub target: Option<TargetMode>,
-    /// Attack the first N images (default: all)
+    /// Attack the first N selected images (default: all)
     #[arg(long)]
     pub count: Option<usize>,
+    /// Process only slice K of N of the selected images (contiguous, independent of --batch), or `auto`
+    /// (K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); join the shards with `advlab merge`
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Shard count for --shard auto (default: SLURM_ARRAY_TASK_COUNT)
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// Seed of the random targets and random starts (each image draws from its own (seed, index) stream)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Images per GPU batch
+    /// Images per GPU batch (memory only: results do not depend on it)
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
     /// Untargeted attacks move away from the true label or from the clean prediction (cleverhans' default)
@@ -76,18 +99,72 @@ pub struct CommonArgs {
     /// Rows in grid.png
     #[arg(long, default_value_t = 8)]
     pub grid: usize,
-    /// Output directory (adv.npy, results.json, grid.png)
+    /// Output directory (adv.npy, labels.npy, results.json, grid.png); created only once the inputs and model check out
     #[arg(long)]
     pub out_dir: PathBuf,
+    /// Where to write results.json (default: OUT_DIR/results.json); never overwrites another command's results
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    /// The library's view of the input flags.
+    pub fn input_spec(&self) -> Result<InputSpec> {
+        let shard = self.shard.as_deref().map(str::parse::<ShardSpec>).transpose()?;
+        let shard = crate::shard::resolve(shard, self.shards, |k| std::env::var(k).ok())?;
+        Ok(InputSpec {
+            data: self.data.as_deref().map(DataSpec::parse).transpose()?,
+            input: self.input.clone(),
+            labels: self.labels.clone(),
+            split: self.split.as_deref().map(|v| v.trim().parse::<Split>()).transpose()?,
+            indices: self.indices.clone(),
+            count: self.count,
+            shard: (!shard.is_all() || self.shard.is_some()).then_some(shard),
+        })
+    }
+
+    pub fn target_spec(&self) -> Result<TargetSpec> {
+        Ok(match (&self.targets, self.target) {
+            (Some(_), Some(_)) => bail!("give either --targets T.npy or --target, not both"),
+            (Some(p), None) => TargetSpec::File(p.clone()),
+            (None, Some(TargetMode::Random)) => TargetSpec::Random,
+            (None, Some(TargetMode::Next)) => TargetSpec::Next,
+            (None, None) => TargetSpec::None,
+        })
+    }
+
+    pub fn results_path(&self) -> PathBuf {
+        self.results.clone().unwrap_or_else(|| self.out_dir.join("results.json"))
+    }
+
+    /// Settings every attack records (the shard apart, the same for every shard).
+    pub fn settings(&self, inputs: &Inputs, targets: Option<&(Vec<u32>, String)>, shard: Option<Shard>) -> Value {
+        json!({
+            "arch": self.arch,
+            "model": self.model,
+            "data": inputs.source,
+            "split": if self.input.is_some() { None } else { Some(self.split.clone().unwrap_or("test".into())) },
+            "indices": self.indices,
+            "count": self.count,
+            "selected": inputs.selected,
+            "shard": shard.map(|s| s.to_string()),
+            "targets": targets.map(|t| t.1.clone()),
+            "targeted": targets.is_some(),
+            "label_source": self.label_source,
+            "seed": self.seed,
+            "batch": self.batch,
+        })
+    }
 }
 
 #[derive(Args, Clone, Debug)]
 pub struct FgsmArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Step size / budget
-    #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
-    pub eps: f32,
+    /// Step size / budget; a comma list (e.g. 0.05,0.1,0.2,0.3) runs a robust-accuracy sweep
+    #[arg(long, default_value = "0.3", allow_hyphen_values = true)]
+    pub eps: String,
+    /// Norm of the step and the budget: inf (sign steps, L∞ box) or 2 (normalised steps, L2 ball)
     #[arg(long, value_enum, default_value_t = Norm::Inf)]
     pub norm: Norm,
 }
@@ -96,17 +173,19 @@ pub struct FgsmArgs {
 pub struct PgdArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Budget: radius of the L∞ box or L2 ball around x
-    #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
-    pub eps: f32,
+    /// Budget: radius of the L∞ box or L2 ball around x; a comma list runs a robust-accuracy sweep
+    #[arg(long, default_value = "0.3", allow_hyphen_values = true)]
+    pub eps: String,
     /// Step size a
     #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     pub step: f32,
+    /// Gradient steps
     #[arg(long, default_value_t = 40)]
     pub iters: usize,
     /// Start from a uniform random point of the budget (true|false)
     #[arg(long, default_value_t = true, action = ArgAction::Set)]
     pub random_start: bool,
+    /// Norm of the step and the budget: inf (sign steps, L∞ box) or 2 (normalised steps, L2 ball)
     #[arg(long, value_enum, default_value_t = Norm::Inf)]
     pub norm: Norm,
 }
@@ -118,6 +197,7 @@ pub struct CwArgs {
     /// Initial c
     #[arg(long, default_value_t = 1e-2, allow_negative_numbers = true)]
     pub c0: f64,
+    /// Binary-search steps on c
     #[arg(long, default_value_t = 5)]
     pub binary_steps: usize,
     /// Adam iterations per binary-search step
@@ -132,9 +212,13 @@ pub struct CwArgs {
     /// Stop a binary-search step when the loss stalls (true|false)
     #[arg(long, default_value_t = true, action = ArgAction::Set)]
     pub abort_early: bool,
-    /// Abort-early on each image's loss or on the batch-summed loss of the original code
+    /// Abort-early on each image's loss or on the batch-summed loss of the original code (batch: results depend on --batch)
     #[arg(long, value_enum, default_value_t = AbortScope::Image)]
     pub abort_scope: AbortScope,
+    /// L2 bounds for a robust-accuracy sweep (comma list): robust at ε = classified correctly and no C&W
+    /// adversarial with L2 <= ε found
+    #[arg(long, allow_hyphen_values = true)]
+    pub eps: Option<String>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -153,19 +237,25 @@ pub struct JsmaArgs {
 }
 
 impl AttackCmd {
-    pub fn split(&self) -> (&CommonArgs, AttackConfig) {
-        match self {
-            AttackCmd::Fgsm(a) => (&a.common, AttackConfig::Fgsm(FgsmConfig { eps: a.eps, norm: a.norm })),
-            AttackCmd::Pgd(a) => (
-                &a.common,
-                AttackConfig::Pgd(PgdConfig {
-                    eps: a.eps,
+    /// The common flags, the attack, and the ε sweep (None: a single run).
+    pub fn split(&self) -> Result<(&CommonArgs, AttackConfig, Option<Vec<f32>>)> {
+        let sweep_of = |eps: Vec<f32>| (eps.len() > 1).then_some(eps);
+        Ok(match self {
+            AttackCmd::Fgsm(a) => {
+                let eps = parse_eps_list(&a.eps)?;
+                (&a.common, AttackConfig::Fgsm(FgsmConfig { eps: eps[0], norm: a.norm }), sweep_of(eps))
+            }
+            AttackCmd::Pgd(a) => {
+                let eps = parse_eps_list(&a.eps)?;
+                let cfg = AttackConfig::Pgd(PgdConfig {
+                    eps: eps[0],
                     step: a.step,
                     iters: a.iters,
                     random_start: a.random_start,
                     norm: a.norm,
-                }),
-            ),
+                });
+                (&a.common, cfg, sweep_of(eps))
+            }
             AttackCmd::Cw(a) => (
                 &a.common,
                 AttackConfig::Cw(CwConfig {
@@ -177,99 +267,48 @@ impl AttackCmd {
                     abort_early: a.abort_early,
                     abort_scope: a.abort_scope,
                 }),
+                a.eps.as_deref().map(parse_eps_list).transpose()?,
             ),
-            AttackCmd::Jsma(a) => {
-                (&a.common, AttackConfig::Jsma(JsmaConfig { theta: a.theta, gamma: a.gamma, jacobian: a.jacobian }))
-            }
-        }
+            AttackCmd::Jsma(a) => (
+                &a.common,
+                AttackConfig::Jsma(JsmaConfig { theta: a.theta, gamma: a.gamma, jacobian: a.jacobian }),
+                None,
+            ),
+        })
     }
 }
 
-/// The images and labels an attack command runs on, and where they came from.
-pub struct Inputs {
-    pub data: Dataset,
-    pub source: String,
-    /// Images in the source before --count.
-    pub total: usize,
+/// Everything an attack command checks before it opens the device: the
+/// inputs, the targets, the results path (so nothing is created when one
+/// of them is wrong).
+pub struct Prepared {
+    pub arch: Arch,
+    pub inputs: Inputs,
+    pub targets: Option<(Vec<u32>, String)>,
+    pub shard: Option<Shard>,
+    pub results: PathBuf,
 }
 
-/// Load `--data` (test split) or `--input/--labels`, take `--count`, and
-/// check the image shape against the architecture (before any GPU work).
-pub fn load_inputs(c: &CommonArgs, arch: &Arch) -> Result<Inputs> {
-    let (data, source, what) = match (&c.data, &c.input, &c.labels) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => bail!("give either --data or --input/--labels, not both"),
-        (None, Some(x), Some(y)) => {
-            (npy::load_npy_dataset(x, y)?, format!("npy:{},{}", x.display(), y.display()), x.display().to_string())
-        }
-        (None, Some(x), None) => bail!("--input {}: needs --labels Y.npy (1-D integer labels)", x.display()),
-        (None, None, Some(y)) => bail!("--labels {}: needs --input X.npy", y.display()),
-        (spec, None, None) => {
-            let spec = match spec {
-                Some(s) => DataSpec::parse(s)?,
-                None => DataSpec::Bundled,
-            };
-            (data::load(&spec, Split::Test)?, spec.to_string(), format!("--data {spec}"))
-        }
-    };
-    if data.image_len() != arch.input_len() {
-        bail!(
-            "{what}: images of shape {}×{}×{} do not fit --arch {} (expected {}×{}×{})",
-            data.c,
-            data.h,
-            data.w,
-            arch.spec,
-            arch.input[0],
-            arch.input[1],
-            arch.input[2]
-        );
+pub fn prepare(c: &CommonArgs, command: &str, method: &str, needs_targets: bool) -> Result<Prepared> {
+    if c.batch == 0 {
+        bail!("--batch 0: must be at least 1");
     }
-    attack::check_labels(&what, &data.labels, data.n, arch.classes)?;
-    let total = data.n;
-    let data = match c.count {
-        Some(0) => bail!("--count 0: must be at least 1"),
-        Some(k) if k > data.n => bail!("--count {k}: {what} holds only {} images", data.n),
-        Some(k) => data.take_first(k),
-        None => data,
-    };
-    Ok(Inputs { data, source, total })
+    let arch = Arch::parse(&c.arch)?;
+    let spec = c.input_spec()?;
+    let inputs = load_inputs(&spec, &arch)?;
+    let targets = load_targets(&c.target_spec()?, needs_targets, method, &inputs, arch.classes, c.seed)?;
+    let results = c.results_path();
+    report::check_results_path(&results, command)?;
+    Ok(Prepared { arch, inputs, targets, shard: spec.shard, results })
 }
 
-/// Targets from `--targets` / `--target`, checked against the labels.
-/// `total`: images in the source before `--count` (a targets file must match it).
-pub fn load_targets(
-    c: &CommonArgs,
-    cfg: &AttackConfig,
-    labels: &[u32],
-    classes: usize,
-    total: usize,
-) -> Result<Option<(Vec<u32>, String)>> {
-    let t = match (&c.targets, c.target) {
-        (Some(_), Some(_)) => bail!("give either --targets T.npy or --target, not both"),
-        (Some(p), None) => {
-            let raw = npy::read_npy_labels(p)?;
-            let what = p.display().to_string();
-            if raw.len() != total {
-                bail!("{what}: {} targets for {total} images", raw.len());
-            }
-            let raw = &raw[..labels.len()];
-            if let Some((i, v)) = raw.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= classes) {
-                bail!(
-                    "{what}: target {v} at index {i} is out of range (the model has {classes} classes: 0..={})",
-                    classes - 1
-                );
-            }
-            let t: Vec<u32> = raw.iter().map(|&v| v as u32).collect();
-            attack::check_targets(&what, &t, labels, classes)?;
-            Some((t, what))
-        }
-        (None, Some(TargetMode::Random)) => Some((attack::random_targets(labels, classes, c.seed)?, "random".into())),
-        (None, Some(TargetMode::Next)) => Some((attack::next_targets(labels, classes), "next".into())),
-        (None, None) if cfg.needs_targets() => {
-            Some((attack::random_targets(labels, classes, c.seed)?, format!("random (default for {})", cfg.name())))
-        }
-        (None, None) => None,
-    };
-    Ok(t)
+/// Open the device and load the model, then create `--out-dir`: a bad
+/// model leaves no directory behind.
+pub fn open_model(gpu_opts: &GpuOptions, c: &CommonArgs, arch: Arch) -> Result<(Arc<Gpu>, Model)> {
+    let gpu = super::open_gpu(gpu_opts)?;
+    let model = Model::load(&gpu, arch, &c.model)?;
+    std::fs::create_dir_all(&c.out_dir).with_context(|| format!("--out-dir {}: cannot create", c.out_dir.display()))?;
+    Ok((gpu, model))
 }
 
 fn fmt_stat(s: Option<attack::NormStats>, digits: usize) -> String {
@@ -279,51 +318,83 @@ fn fmt_stat(s: Option<attack::NormStats>, digits: usize) -> String {
     }
 }
 
-pub fn run(gpu_opts: &GpuOptions, cmd: &AttackCmd) -> Result<()> {
-    let (c, cfg) = cmd.split();
-    cfg.validate()?;
-    if c.batch == 0 {
-        bail!("--batch 0: must be at least 1");
-    }
-    let arch = Arch::parse(&c.arch)?;
-    let inputs = load_inputs(c, &arch)?;
-    let data = &inputs.data;
-    let targets = load_targets(c, &cfg, &data.labels, arch.classes, inputs.total)?;
-    std::fs::create_dir_all(&c.out_dir).with_context(|| format!("--out-dir {}: cannot create", c.out_dir.display()))?;
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))
+}
 
-    let gpu = super::open_gpu(gpu_opts)?;
-    let model = Model::load(&gpu, arch, &c.model)?;
+pub fn run(gpu_opts: &GpuOptions, cmd: &AttackCmd) -> Result<()> {
+    let (c, cfg, sweep_eps) = cmd.split()?;
+    cfg.validate()?;
+    let command = format!("attack {}", cfg.name());
+    let p = prepare(c, &command, cfg.name(), cfg.needs_targets())?;
+    let (gpu, model) = open_model(gpu_opts, c, p.arch)?;
+    let data = &p.inputs.data;
     let opts = RunOptions { batch: c.batch, seed: c.seed, label_source: c.label_source };
     eprintln!(
-        "{} on {} images from {} ({}), batch {}",
+        "{} on {} images from {} ({}), batch {}{}",
         cfg.name(),
         data.n,
-        inputs.source,
-        if targets.is_some() { "targeted" } else { "untargeted" },
-        c.batch
+        p.inputs.source,
+        if p.targets.is_some() { "targeted" } else { "untargeted" },
+        c.batch,
+        p.shard.map(|s| format!(", shard {s} of {} selected", p.inputs.selected)).unwrap_or_default()
     );
-    let res = attack::run_attack_with(
-        &gpu,
-        &model,
-        &data.images,
-        &data.labels,
-        targets.as_ref().map(|t| t.0.as_slice()),
-        &cfg,
-        &opts,
-        |done, total| eprintln!("  {done}/{total} images"),
-    )?;
-    let s = attack::summarize(&res);
-    write_outputs(&c.out_dir, &res, &data.images, c.grid)?;
-
+    let targets = p.targets.as_ref().map(|t| t.0.as_slice());
+    let (res, sweep, seconds) = match &sweep_eps {
+        Some(eps) => {
+            let r = run_sweep(
+                &gpu,
+                &model,
+                &data.images,
+                &data.labels,
+                &p.inputs.index,
+                targets,
+                &cfg,
+                eps,
+                &opts,
+                |e, done, total| eprintln!("  eps {e}: {done}/{total} images"),
+            )?;
+            (r.result, Some(r.sweep), r.seconds)
+        }
+        None => {
+            let r = attack::run_attack_indexed(
+                &gpu,
+                &model,
+                &data.images,
+                &data.labels,
+                &p.inputs.index,
+                targets,
+                &cfg,
+                &opts,
+                |done, total| eprintln!("  {done}/{total} images"),
+            )?;
+            let s = r.seconds;
+            (r, None, s)
+        }
+    };
+    // With a sweep the kept run is the largest ε's: record that ε as the attack's.
+    let cfg = match (&sweep_eps, &cfg) {
+        (Some(e), AttackConfig::Fgsm(_) | AttackConfig::Pgd(_)) => cfg.with_eps(e.iter().cloned().fold(0.0, f32::max)),
+        _ => cfg,
+    };
+    let out = AttackResults::new(schema::records(&res), seconds, sweep);
+    let names = grid::class_names([data.c, data.h, data.w], model.arch.classes);
+    output::write_pixel_outputs(&c.out_dir, &res, data, names, c.grid)?;
+    if let Some(s) = &out.sweep {
+        report::plot::save_robust_accuracy(&c.out_dir.join(report::plot::SWEEP_PNG), s, &command)?;
+    }
+    let s = &out.summary;
     println!(
         "{}",
         report::markdown_table(
             &[
                 "attack",
                 "images",
-                "success",
                 "clean acc",
+                "success (of correct)",
+                "misclassified (apart)",
                 "adv acc",
+                "robust acc",
                 "mean L0",
                 "mean L2",
                 "mean L∞",
@@ -333,69 +404,40 @@ pub fn run(gpu_opts: &GpuOptions, cmd: &AttackCmd) -> Result<()> {
             ],
             &[vec![
                 cfg.name().to_string(),
-                s.n.to_string(),
-                format!("{:.1}%", 100.0 * s.success_rate),
-                format!("{:.1}%", 100.0 * s.clean_accuracy),
-                format!("{:.1}%", 100.0 * s.adv_accuracy),
-                fmt_stat(s.l0_success, 1),
-                fmt_stat(s.l2_success, 3),
-                fmt_stat(s.linf_success, 3),
+                s.images.to_string(),
+                pct(Some(s.clean_accuracy)),
+                format!("{} ({})", s.successes, pct(s.success_rate)),
+                s.misclassified.to_string(),
+                pct(Some(s.adv_accuracy)),
+                pct(Some(s.robust_accuracy)),
+                fmt_stat(s.l0, 1),
+                fmt_stat(s.l2, 3),
+                fmt_stat(s.linf, 3),
                 format!("{:.1}", s.mean_iterations),
-                format!("{:.2}", s.seconds),
-                format!("{:.1}", s.images_per_sec),
+                format!("{:.2}", out.timing.seconds),
+                format!("{:.1}", out.timing.images_per_sec),
             ]]
         )
     );
-    println!("(norms over successful examples; results in {})", c.out_dir.display());
-    let settings = json!({
-        "attack": cfg,
-        "arch": model.arch.spec,
-        "model": c.model,
-        "data": inputs.source,
-        "count": data.n,
-        "targets": targets.as_ref().map(|t| t.1.clone()),
-        "targeted": targets.is_some(),
-        "label_source": c.label_source,
-        "seed": c.seed,
-        "batch": c.batch,
-        "pixel_box": [attack::PIXEL_BOX.0, attack::PIXEL_BOX.1],
-    });
-    let results = json!({
-        "summary": s,
-        "wall_seconds": s.seconds,
-        "images_per_sec": s.images_per_sec,
-        "per_image": res.images,
-    });
-    report::write_json(
-        &c.out_dir.join("results.json"),
-        &report::envelope(&format!("attack {}", cfg.name()), Some(&gpu), settings, results),
-    )?;
+    if let Some(sw) = &out.sweep {
+        println!(
+            "\n{}",
+            report::markdown_table(
+                &["eps", "robust acc", "success (of correct)"],
+                &sw.iter()
+                    .map(|p| vec![p.eps.to_string(), pct(Some(p.robust_accuracy)), pct(p.success_rate)])
+                    .collect::<Vec<_>>()
+            )
+        );
+    }
+    println!("(norms over successes on correctly classified images; results in {})", c.out_dir.display());
+    let mut settings = c.settings(&p.inputs, p.targets.as_ref(), p.shard);
+    settings["attack"] = json!(cfg);
+    settings["eps"] = json!(sweep_eps);
+    settings["pixel_box"] = json!([attack::PIXEL_BOX.0, attack::PIXEL_BOX.1]);
+    report::write_json(&p.results, &report::envelope(&command, Some(&gpu), settings, serde_json::to_value(&out)?))?;
     super::print_profile(&gpu);
     Ok(())
-}
-
-/// adv.npy and grid.png (first `grid_rows` images) in `dir`; `orig` are
-/// the attacked images, same layout as `res.adv`.
-pub fn write_outputs(dir: &Path, res: &attack::AttackResult, orig: &[f32], grid_rows: usize) -> Result<()> {
-    npy::write_npy_f32(&dir.join("adv.npy"), &res.shape, &res.adv)?;
-    let [_, c, h, w] = res.shape;
-    let per = c * h * w;
-    let rows: Vec<grid::GridRow> = res
-        .images
-        .iter()
-        .take(grid_rows)
-        .enumerate()
-        .map(|(i, r)| grid::GridRow {
-            orig: &orig[i * per..(i + 1) * per],
-            adv: &res.adv[i * per..(i + 1) * per],
-            label: r.label,
-            target: r.target,
-            clean_pred: r.clean_pred,
-            adv_pred: r.adv_pred,
-            success: r.success,
-        })
-        .collect();
-    grid::save_png(&dir.join("grid.png"), &grid::attack_grid(&rows, [c, h, w]))
 }
 
 /// `advlab bench attack`: images/s of every method at its defaults on the
@@ -463,4 +505,42 @@ pub fn bench(
     )?;
     super::print_profile(&gpu);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct Attack {
+        #[command(subcommand)]
+        cmd: Sub,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum Sub {
+        #[command(flatten)]
+        Pixel(super::AttackCmd),
+        Stadv(crate::cli::stadv::StadvArgs),
+    }
+
+    #[test]
+    fn every_attack_flag_has_help() {
+        let cmd = Attack::command();
+        let mut seen = 0;
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments() {
+                if arg.get_id() == "help" {
+                    continue;
+                }
+                seen += 1;
+                if arg.get_help().is_none() {
+                    missing.push(format!("{} --{}", sub.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "attack flags without help text: {missing:?}");
+        assert!(seen > 5 * 15, "{seen}");
+    }
 }

@@ -5,33 +5,46 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::data::{self, npy, DataSpec, Split};
+use crate::data::{self, check_classes, npy, DataSpec, Selection};
 use crate::gpu::GpuOptions;
-use crate::nn::train;
-use crate::nn::{Arch, Model};
+use crate::nn::{capacity, eval, Arch, Model};
 use crate::report;
 
-pub fn eval(
-    gpu_opts: &GpuOptions,
-    arch: &str,
-    model_path: &Path,
-    spec: &DataSpec,
-    batch: usize,
-    results: &Path,
-) -> Result<()> {
-    let arch = Arch::parse(arch)?;
-    let test = data::load(spec, Split::Test)?;
+/// What `advlab eval` scores.
+pub struct EvalArgs<'a> {
+    pub arch: &'a str,
+    pub model: &'a Path,
+    pub data: &'a DataSpec,
+    pub selection: &'a Selection,
+    pub batch: usize,
+    pub results: &'a Path,
+}
+
+pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs) -> Result<()> {
+    let arch = Arch::parse(a.arch)?;
+    capacity::check_batch(a.batch)?;
+    let sel = data::load_selected(a.data, a.selection)?;
+    let what = match &a.selection.indices {
+        Some(p) => format!("--data {} ({} split, --indices {})", a.data, a.selection.split, p.display()),
+        None => format!("--data {} ({} split)", a.data, a.selection.split),
+    };
+    check_classes(&what, &sel.data.labels, arch.classes)?;
     let gpu = super::open_gpu(gpu_opts)?;
-    let model = Model::load(&gpu, arch, model_path)?;
+    let model = Model::load(&gpu, arch, a.model)?;
+    let batch = capacity::device_batch(&model.arch, &gpu, a.batch, capacity::Pass::Forward)?;
+    if let Some(note) = batch.note() {
+        eprintln!("{note}");
+    }
     let t = std::time::Instant::now();
-    let ev = train::evaluate(&gpu, &model, &test, batch)?;
+    let ev = eval::evaluate_classes(&gpu, &model, &sel.data, &what, batch)?;
     let secs = t.elapsed().as_secs_f64();
     println!(
         "{}",
         report::markdown_table(
-            &["model", "images", "correct", "accuracy", "mean loss", "images/s"],
+            &["model", "split", "images", "correct", "accuracy", "mean loss", "images/s"],
             &[vec![
-                model_path.display().to_string(),
+                a.model.display().to_string(),
+                a.selection.split.to_string(),
                 ev.n.to_string(),
                 ev.correct.to_string(),
                 format!("{:.2}%", 100.0 * ev.accuracy),
@@ -40,13 +53,28 @@ pub fn eval(
             ]]
         )
     );
+    println!("{}", ev.per_class_markdown());
+    println!("{}", ev.confusion_markdown());
     report::write_json(
-        results,
+        a.results,
         &report::envelope(
             "eval",
             Some(&gpu),
-            json!({"arch": model.arch.spec, "model": model_path, "data": format!("{spec:?}"), "batch": batch}),
-            json!({"eval": ev, "seconds": secs}),
+            json!({
+                "arch": model.arch.spec,
+                "model": a.model,
+                "data": a.data.to_string(),
+                "split": a.selection.split.to_string(),
+                "indices": a.selection.indices,
+                "batch": a.batch,
+                "device_batch": batch.size,
+            }),
+            json!({
+                "eval": {"n": ev.n, "correct": ev.correct, "accuracy": ev.accuracy, "mean_loss": ev.mean_loss},
+                "per_class": ev.per_class,
+                "confusion": ev.confusion,
+                "seconds": secs,
+            }),
         ),
     )?;
     super::print_profile(&gpu);
@@ -62,6 +90,7 @@ pub fn predict(
     batch: usize,
 ) -> Result<()> {
     let arch = Arch::parse(arch)?;
+    capacity::check_batch(batch)?;
     let (shape, x) = npy::read_npy_f32(input)?;
     let per = arch.input_len();
     if shape.is_empty() || shape.iter().skip(1).product::<usize>() != per {
@@ -81,13 +110,11 @@ pub fn predict(
     let gpu = super::open_gpu(gpu_opts)?;
     let model = Model::load(&gpu, arch, model_path)?;
     let k = model.arch.classes;
-    let mut logits = Vec::with_capacity(n * k);
-    for start in (0..n).step_by(batch.max(1)) {
-        let m = batch.min(n - start);
-        let [c, h, w] = model.arch.input;
-        let xt = gpu.upload(&x[start * per..(start + m) * per], &[m, c, h, w]);
-        logits.extend(gpu.read(&model.logits(&gpu, &xt)));
+    let batch = capacity::device_batch(&model.arch, &gpu, batch, capacity::Pass::Forward)?;
+    if let Some(note) = batch.note() {
+        eprintln!("{note}");
     }
+    let logits = eval::predict_logits(&gpu, &model, &x, batch)?;
     npy::write_npy_f32(out, &[n, k], &logits)?;
     eprintln!("wrote {} ({n}×{k} logits)", out.display());
     super::print_profile(&gpu);

@@ -1,20 +1,17 @@
 //! `advlab attack stadv`: spatially transformed adversarial examples
 //! (SPEC §4) on the same command line as the pixel attacks. The optimiser is
-//! `crate::stadv`; this file parses flags, picks targets, writes outputs.
+//! `crate::stadv`, inputs, records and outputs are `crate::attack`'s; this
+//! file maps flags onto them and prints.
 
-use std::path::Path;
-
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use image::{Rgb, RgbImage};
 use serde_json::json;
 
-use super::attack::{load_inputs, CommonArgs, TargetMode};
-use crate::attack;
-use crate::data::npy;
+use super::attack::{open_model, prepare, CommonArgs};
+use crate::attack::output;
+use crate::attack::schema::{self, AttackResults};
 use crate::gpu::GpuOptions;
 use crate::grid;
-use crate::nn::{Arch, Model};
 use crate::ops::tv::{FlowLossOpts, Neighbours, Padding, Variant};
 use crate::report;
 use crate::stadv::{self, Goal, StadvConfig, StadvOptimizer, TauSearch};
@@ -68,41 +65,17 @@ pub fn run(gpu_opts: &GpuOptions, a: &StadvArgs) -> Result<()> {
     if !(a.tau >= 0.0 && a.tau.is_finite()) {
         bail!("--tau {}: must be a finite number >= 0", a.tau);
     }
-    if a.iters == 0 || c.batch == 0 {
-        bail!("--iters and --batch must be at least 1");
+    if a.iters == 0 {
+        bail!("--iters 0: must be at least 1");
     }
     let tau_search = a.tau_search.as_deref().map(TauSearch::parse).transpose()?;
-    let arch = Arch::parse(&c.arch)?;
-    let inputs = load_inputs(c, &arch)?;
-    let data = &inputs.data;
+    let command = "attack stadv";
+    let p = prepare(c, command, "stadv", false)?;
+    let data = &p.inputs.data;
     if data.h < 2 || data.w < 2 {
         bail!("stadv needs images at least 2×2, got {}×{}", data.h, data.w);
     }
-    let targets: Option<(Vec<u32>, String)> = match (&c.targets, c.target) {
-        (Some(_), Some(_)) => bail!("give either --targets T.npy or --target, not both"),
-        (Some(p), None) => {
-            let raw = npy::read_npy_labels(p)?;
-            if raw.len() < data.n {
-                bail!("{}: {} targets for {} images", p.display(), raw.len(), data.n);
-            }
-            let t: Vec<u32> = raw[..data.n]
-                .iter()
-                .map(|&v| u32::try_from(v).ok().filter(|&v| (v as usize) < arch.classes))
-                .collect::<Option<_>>()
-                .with_context(|| format!("{}: targets must be in 0..{}", p.display(), arch.classes))?;
-            attack::check_targets(&p.display().to_string(), &t, &data.labels, arch.classes)?;
-            Some((t, p.display().to_string()))
-        }
-        (None, Some(TargetMode::Random)) => {
-            Some((attack::random_targets(&data.labels, arch.classes, c.seed)?, "random".into()))
-        }
-        (None, Some(TargetMode::Next)) => Some((attack::next_targets(&data.labels, arch.classes), "next".into())),
-        (None, None) => None,
-    };
-    std::fs::create_dir_all(&c.out_dir).with_context(|| format!("--out-dir {}: cannot create", c.out_dir.display()))?;
-
-    let gpu = super::open_gpu(gpu_opts)?;
-    let model = Model::load(&gpu, arch, &c.model)?;
+    let (gpu, model) = open_model(gpu_opts, c, p.arch)?;
     let cfg = StadvConfig {
         tau: a.tau,
         budget: a.flow_budget,
@@ -117,160 +90,67 @@ pub fn run(gpu_opts: &GpuOptions, a: &StadvArgs) -> Result<()> {
         ..StadvConfig::default()
     };
     let shape = [data.n, data.c, data.h, data.w];
-    let goal = match &targets {
-        Some((t, _)) => Goal::Targeted(t),
+    let targets = p.targets.as_ref().map(|t| t.0.as_slice());
+    let goal = match targets {
+        Some(t) => Goal::Targeted(t),
         None => Goal::Untargeted,
     };
     eprintln!(
-        "stadv on {} images from {} ({}), {:?}, {}",
+        "stadv on {} images from {} ({}), {:?}, {}{}",
         data.n,
-        inputs.source,
+        p.inputs.source,
         if targets.is_some() { "targeted" } else { "untargeted" },
         a.optimizer,
         match (&tau_search, a.flow_budget) {
             (Some(s), b) => format!("τ search {}..{} in {} steps, budget {:?}", s.lo, s.hi, s.steps, b),
             (None, b) => format!("τ {}, budget {:?}", a.tau, b),
-        }
+        },
+        p.shard.map(|s| format!(", shard {s} of {} selected", p.inputs.selected)).unwrap_or_default()
     );
     let clean_pred = crate::nn::train::predict_labels(&gpu, &model, data, c.batch)?;
-    let out = stadv::attack(&gpu, &model, &data.images, shape, &data.labels, goal, &cfg)?;
+    let out = stadv::attack_indexed(&gpu, &model, &data.images, shape, &data.labels, &p.inputs.index, goal, &cfg)?;
+    let recs = schema::stadv_records(&out, &data.images, &data.labels, &clean_pred, targets, &p.inputs.index);
+    let res = AttackResults::new(recs, out.seconds, None);
+    let names = grid::class_names([data.c, data.h, data.w], model.arch.classes);
+    output::write_stadv_outputs(&c.out_dir, &out, data, &clean_pred, targets, names, c.grid)?;
 
-    let n = data.n as f64;
-    let strict = out.success_strict.iter().filter(|&&s| s).count();
-    let soft = out.success_soft.iter().filter(|&&s| s).count();
-    let clean_correct = clean_pred.iter().zip(&data.labels).filter(|(p, y)| p == y).count();
-    let adv_correct = out.pred.iter().zip(&data.labels).filter(|(p, y)| p == y).count();
-    let mean = |v: &[f32], keep: &[bool]| {
-        let s: Vec<f64> = v.iter().zip(keep).filter(|(_, &k)| k).map(|(&x, _)| x as f64).collect();
-        (!s.is_empty()).then(|| s.iter().sum::<f64>() / s.len() as f64)
-    };
-    let all = vec![true; data.n];
-    let lflow_soft = mean(&out.l_flow, &out.success_soft);
-    npy::write_npy_f32(&c.out_dir.join("adv.npy"), &shape, &out.adv)?;
-    npy::write_npy_f32(&c.out_dir.join("flow.npy"), &[data.n, 2, data.h, data.w], &out.flow)?;
-    write_grid(&c.out_dir.join("grid.png"), data, &out, &clean_pred, targets.as_ref().map(|t| t.0.as_slice()), c.grid)?;
-
+    let s = &res.summary;
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", 100.0 * v));
+    let rate = |k: usize| pct((s.clean_correct > 0).then(|| k as f64 / s.clean_correct as f64));
     println!(
         "{}",
         report::markdown_table(
             &[
                 "attack",
                 "images",
-                "strict success",
-                "soft success",
                 "clean acc",
+                "strict success (of correct)",
+                "soft success (of correct)",
+                "misclassified (apart)",
                 "adv acc",
-                "mean L_flow (soft successes)",
-                "mean L_flow (all)",
+                "mean L_flow (strict successes)",
                 "seconds",
                 "s/image"
             ],
             &[vec![
                 "stadv".into(),
-                data.n.to_string(),
-                format!("{strict} ({:.1}%)", 100.0 * strict as f64 / n),
-                format!("{soft} ({:.1}%)", 100.0 * soft as f64 / n),
-                format!("{:.1}%", 100.0 * clean_correct as f64 / n),
-                format!("{:.1}%", 100.0 * adv_correct as f64 / n),
-                lflow_soft.map(|v| format!("{v:.3}")).unwrap_or("-".into()),
-                mean(&out.l_flow, &all).map(|v| format!("{v:.3}")).unwrap_or("-".into()),
-                format!("{:.1}", out.seconds),
-                format!("{:.3}", out.seconds / n),
+                s.images.to_string(),
+                pct(Some(s.clean_accuracy)),
+                format!("{} ({})", s.successes, rate(s.successes)),
+                s.soft_successes.map_or("-".into(), |k| format!("{k} ({})", rate(k))),
+                s.misclassified.to_string(),
+                pct(Some(s.adv_accuracy)),
+                s.l_flow.map_or("-".into(), |v| format!("{:.3}", v.mean)),
+                format!("{:.1}", res.timing.seconds),
+                format!("{:.3}", res.timing.seconds / s.images.max(1) as f64),
             ]]
         )
     );
     println!("(results in {})", c.out_dir.display());
-    let settings = json!({
-        "attack": "stadv", "config": cfg, "arch": model.arch.spec, "model": c.model, "data": inputs.source,
-        "count": data.n, "targets": targets.as_ref().map(|t| t.1.clone()), "targeted": targets.is_some(),
-        "seed": c.seed, "batch": c.batch,
-    });
-    let results = json!({
-        "strict_success": strict, "soft_success": soft, "strict_rate": strict as f64 / n, "soft_rate": soft as f64 / n,
-        "clean_accuracy": clean_correct as f64 / n, "adv_accuracy": adv_correct as f64 / n,
-        "mean_l_flow_soft_successes": lflow_soft, "wall_seconds": out.seconds, "seconds_per_image": out.seconds / n,
-        "per_image": out,
-    });
-    report::write_json(
-        &c.out_dir.join("results.json"),
-        &report::envelope("attack stadv", Some(&gpu), settings, results),
-    )?;
+    let mut settings = c.settings(&p.inputs, p.targets.as_ref(), p.shard);
+    settings["attack"] = json!("stadv");
+    settings["config"] = json!(cfg);
+    report::write_json(&p.results, &report::envelope(command, Some(&gpu), settings, serde_json::to_value(&res)?))?;
     super::print_profile(&gpu);
     Ok(())
-}
-
-/// grid.png: original / warped / difference (as for the pixel attacks) and
-/// a fourth column with the flow as a colour wheel (hue = direction,
-/// brightness = length relative to the largest shift in that image).
-fn write_grid(
-    path: &Path,
-    data: &crate::data::Dataset,
-    out: &stadv::StadvOutcome,
-    clean: &[u32],
-    targets: Option<&[u32]>,
-    rows: usize,
-) -> Result<()> {
-    let (c, h, w) = (data.c, data.h, data.w);
-    let per = c * h * w;
-    let k = rows.min(data.n);
-    let grid_rows: Vec<grid::GridRow> = (0..k)
-        .map(|i| grid::GridRow {
-            orig: &data.images[i * per..(i + 1) * per],
-            adv: &out.adv[i * per..(i + 1) * per],
-            label: data.labels[i],
-            target: targets.map(|t| t[i]),
-            clean_pred: clean[i],
-            adv_pred: out.pred[i],
-            success: out.success_strict[i],
-        })
-        .collect();
-    let base = grid::attack_grid(&grid_rows, [c, h, w]);
-    // Same geometry as attack_grid: cells of scale×(h, w) in rows of fixed pitch.
-    let scale = (84 / h.max(w).max(1)).max(1) as u32;
-    let (cw, ch) = (w as u32 * scale, h as u32 * scale);
-    let pad = 4u32;
-    let pitch = if k > 0 { (base.height() - pad - (6 * if cw >= 72 { 2 } else { 1 }) - pad) / k as u32 } else { 0 };
-    let mut img = RgbImage::from_pixel(base.width() + cw + pad, base.height(), Rgb([32, 32, 32]));
-    image::imageops::replace(&mut img, &base, 0, 0);
-    let x0 = base.width();
-    let y_first = base.height() - pitch * k as u32;
-    grid::draw_text(&mut img, x0, pad, "FLOW", 1, Rgb([235, 235, 235]));
-    for i in 0..k {
-        let f = &out.flow[i * 2 * h * w..(i + 1) * 2 * h * w];
-        let m = (0..h * w).map(|p| f[p].hypot(f[h * w + p])).fold(0f32, f32::max).max(1e-12);
-        for yy in 0..h {
-            for xx in 0..w {
-                let p = yy * w + xx;
-                let (dv, du) = (f[p], f[h * w + p]);
-                let rgb = wheel(du.atan2(dv), du.hypot(dv) / m);
-                for sy in 0..scale {
-                    for sx in 0..scale {
-                        img.put_pixel(
-                            x0 + xx as u32 * scale + sx,
-                            y_first + i as u32 * pitch + yy as u32 * scale + sy,
-                            rgb,
-                        );
-                    }
-                }
-            }
-        }
-        let _ = ch;
-    }
-    grid::save_png(path, &img)
-}
-
-/// HSV colour with hue = angle, value = magnitude in [0,1], full saturation.
-fn wheel(angle: f32, mag: f32) -> Rgb<u8> {
-    let hue = (angle.to_degrees() + 360.0) % 360.0 / 60.0;
-    let x = 1.0 - (hue % 2.0 - 1.0).abs();
-    let (r, g, b) = match hue as u32 {
-        0 => (1.0, x, 0.0),
-        1 => (x, 1.0, 0.0),
-        2 => (0.0, 1.0, x),
-        3 => (0.0, x, 1.0),
-        4 => (x, 0.0, 1.0),
-        _ => (1.0, 0.0, x),
-    };
-    let v = mag.clamp(0.0, 1.0) * 255.0;
-    Rgb([(r * v) as u8, (g * v) as u8, (b * v) as u8])
 }

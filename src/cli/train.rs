@@ -166,13 +166,10 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     check_writable("--results", &a.results)?;
     let full_train = data::load(&a.data, Split::Train)?;
     let test_set = data::load(&a.data, Split::Test)?;
-    if matches!(a.data, DataSpec::Npy { .. }) {
-        eprintln!("note: --data npy: has one set of files, so the \"test\" accuracy below is on the training images");
-    }
     check_labels(&a.data, &full_train, &arch)?;
     let (train_set, val_set) = if a.val > 0 {
-        let (tr, va) = holdout(full_train.n, a.val, a.seed)?;
-        (select(&full_train, &tr), Some(select(&full_train, &va)))
+        let (tr, va) = data::holdout(full_train.n, a.val, a.seed)?;
+        (full_train.select(&tr), Some(full_train.select(&va)))
     } else {
         (full_train, None)
     };
@@ -255,28 +252,4 @@ fn check_labels(spec: &DataSpec, d: &Dataset, arch: &Arch) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// (train, validation) positions: `val` images drawn with `seed`, both sorted.
-fn holdout(n: usize, val: usize, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
-    if val >= n {
-        bail!("--val {val}: the training set has only {n} images");
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7A11_DA7E));
-    let mut va = order[..val].to_vec();
-    let mut tr = order[val..].to_vec();
-    va.sort_unstable();
-    tr.sort_unstable();
-    Ok((tr, va))
-}
-
-fn select(d: &Dataset, idx: &[usize]) -> Dataset {
-    let mut images = Vec::with_capacity(idx.len() * d.image_len());
-    for &i in idx {
-        images.extend_from_slice(d.image(i));
-    }
-    Dataset { images, labels: idx.iter().map(|&i| d.labels[i]).collect(), n: idx.len(), c: d.c, h: d.h, w: d.w }
 }

@@ -8,6 +8,9 @@
 pub mod cifar;
 pub mod idx;
 pub mod npy;
+pub mod select;
+
+pub use select::{check_classes, holdout, load_selected, read_indices, Selected, Selection};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -127,12 +130,14 @@ pub enum DataSpec {
     Cifar10(PathBuf),
     /// Images and labels as `.npy`; both splits load the same files.
     Npy { images: PathBuf, labels: PathBuf },
+    /// A directory holding `train_x.npy`, `train_y.npy`, `test_x.npy`, `test_y.npy`.
+    NpyDir(PathBuf),
 }
 
-const ACCEPTED_FORMS: &str = "expected one of: bundled, mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy";
+const ACCEPTED_FORMS: &str = "expected one of: bundled, mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy, npydir:DIR";
 
 impl DataSpec {
-    /// Parse `mnist:DIR`, `cifar10:DIR`, `npy:X.npy,Y.npy` (or `bundled`).
+    /// Parse `mnist:DIR`, `cifar10:DIR`, `npy:X.npy,Y.npy`, `npydir:DIR` (or `bundled`).
     pub fn parse(s: &str) -> Result<DataSpec> {
         let t = s.trim();
         if t == "bundled" {
@@ -143,11 +148,12 @@ impl DataSpec {
         };
         let rest = rest.trim();
         match kind.trim().to_ascii_lowercase().as_str() {
-            "mnist" | "cifar10" | "cifar-10" if rest.is_empty() => {
+            "mnist" | "cifar10" | "cifar-10" | "npydir" if rest.is_empty() => {
                 bail!("--data {s:?}: missing directory after '{kind}:' ({ACCEPTED_FORMS})")
             }
             "mnist" => Ok(DataSpec::Mnist(PathBuf::from(rest))),
             "cifar10" | "cifar-10" => Ok(DataSpec::Cifar10(PathBuf::from(rest))),
+            "npydir" => Ok(DataSpec::NpyDir(PathBuf::from(rest))),
             "npy" => {
                 let Some((x, y)) = rest.split_once(',') else {
                     bail!("--data {s:?}: npy needs two files separated by a comma, npy:X.npy,Y.npy");
@@ -177,6 +183,7 @@ impl fmt::Display for DataSpec {
             DataSpec::Mnist(d) => write!(f, "mnist:{}", d.display()),
             DataSpec::Cifar10(d) => write!(f, "cifar10:{}", d.display()),
             DataSpec::Npy { images, labels } => write!(f, "npy:{},{}", images.display(), labels.display()),
+            DataSpec::NpyDir(d) => write!(f, "npydir:{}", d.display()),
         }
     }
 }
@@ -205,6 +212,30 @@ pub fn load(spec: &DataSpec, split: Split) -> Result<Dataset> {
         DataSpec::Mnist(dir) => idx::load_mnist(dir, split),
         DataSpec::Cifar10(dir) => cifar::load_cifar10(dir, split),
         DataSpec::Npy { images, labels } => npy::load_npy_dataset(images, labels),
+        DataSpec::NpyDir(dir) => {
+            if !dir.is_dir() {
+                bail!(
+                    "{}: not a directory (expected {split}_x.npy and {split}_y.npy in it for --data npydir:DIR)",
+                    dir.display()
+                );
+            }
+            npy::load_npy_dataset(&dir.join(format!("{split}_x.npy")), &dir.join(format!("{split}_y.npy")))
+        }
+    }
+}
+
+impl DataSpec {
+    /// A warning to print when this data is used for training, if its test
+    /// split is not separate from its training split (`npy:` reads the same
+    /// files for both).
+    pub fn train_warning(&self) -> Option<String> {
+        match self {
+            DataSpec::Npy { .. } => Some(format!(
+                "--data {self}: npy: uses the same files for both splits, so the test accuracy reported is \
+                 measured on the training images (use npydir:DIR with train_x/train_y/test_x/test_y.npy for a real test split)"
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -235,19 +266,26 @@ mod tests {
         assert_eq!(DataSpec::parse("bundled").unwrap(), DataSpec::Bundled);
         assert_eq!("mnist:d".parse::<DataSpec>().unwrap(), DataSpec::Mnist("d".into()));
         // Display round-trips
-        for s in ["mnist:/a/b", "cifar10:c", "npy:x.npy,y.npy", "bundled"] {
+        assert_eq!(DataSpec::parse("npydir:d/n").unwrap(), DataSpec::NpyDir("d/n".into()));
+        for s in ["mnist:/a/b", "cifar10:c", "npy:x.npy,y.npy", "npydir:d", "bundled"] {
             assert_eq!(DataSpec::parse(s).unwrap().to_string(), s);
         }
     }
 
     #[test]
     fn parse_bad_specs() {
-        for bad in ["", "mnist", "foo:bar", "npy:x.npy", "npy:x.npy,", "npy:a,b,c", "mnist:", "/some/dir"] {
+        for bad in ["", "mnist", "foo:bar", "npy:x.npy", "npy:x.npy,", "npy:a,b,c", "mnist:", "npydir:", "/some/dir"] {
             let s = msg(DataSpec::parse(bad));
             assert!(s.contains("--data"), "{bad:?}: {s}");
         }
         let s = msg(DataSpec::parse("imagenet:/x"));
-        assert!(s.contains("mnist:DIR") && s.contains("cifar10:DIR") && s.contains("npy:X.npy,Y.npy"), "{s}");
+        assert!(
+            s.contains("mnist:DIR")
+                && s.contains("cifar10:DIR")
+                && s.contains("npy:X.npy,Y.npy")
+                && s.contains("npydir:DIR"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -142,24 +142,30 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
 
 /// Read a 1-D array of integer labels (int64, int32, int16, int8, uint8, uint16, uint32, uint64).
 pub fn read_npy_labels(path: &Path) -> Result<Vec<i64>> {
+    read_npy_ints(path, "labels", "label")
+}
+
+/// Read a 1-D integer array of any integer dtype as i64; errors call the
+/// values `plural` / `singular` ("labels" / "label", "indices" / "index").
+pub fn read_npy_ints(path: &Path, plural: &str, singular: &str) -> Result<Vec<i64>> {
     let bytes = read_file(path)?;
     let (header, data) = parse_header(path, &bytes)?;
     let name = path.display();
     let dt = header.dtype();
     let (tc, size) = match &dt {
         DType::Plain(ts) => (ts.type_char(), ts.size_field()),
-        _ => bail!("{name}: expected integer labels (int64, int32 or uint8), found {}", dtype_name(&dt)),
+        _ => bail!("{name}: expected integer {plural} (int64, int32 or uint8), found {}", dtype_name(&dt)),
     };
     let item = match (tc, size) {
         (TypeChar::Int, 1 | 2 | 4 | 8) | (TypeChar::Uint, 1 | 2 | 4 | 8) => size as usize,
-        _ => bail!("{name}: expected integer labels (int64, int32 or uint8), found {}", dtype_name(&dt)),
+        _ => bail!("{name}: expected integer {plural} (int64, int32 or uint8), found {}", dtype_name(&dt)),
     };
     let shape = check_layout(path, &header, data, item)?;
     if shape.len() != 1 {
-        bail!("{name}: expected a 1-D array of labels, found shape {}", shape_str(&shape));
+        bail!("{name}: expected a 1-D array of {plural}, found shape {}", shape_str(&shape));
     }
     let f = NpyFile::with_header(header, data);
-    let dec = |e: std::io::Error| anyhow!("{name}: cannot decode labels: {e}");
+    let dec = |e: std::io::Error| anyhow!("{name}: cannot decode {plural}: {e}");
     let v: Vec<i64> = match (tc, size) {
         (TypeChar::Int, 1) => f.into_vec::<i8>().map_err(dec)?.into_iter().map(i64::from).collect(),
         (TypeChar::Int, 2) => f.into_vec::<i16>().map_err(dec)?.into_iter().map(i64::from).collect(),
@@ -172,7 +178,7 @@ pub fn read_npy_labels(path: &Path) -> Result<Vec<i64>> {
             let raw = f.into_vec::<u64>().map_err(dec)?;
             let mut out = Vec::with_capacity(raw.len());
             for (i, x) in raw.into_iter().enumerate() {
-                out.push(i64::try_from(x).map_err(|_| anyhow!("{name}: label {x} at index {i} is out of range"))?);
+                out.push(i64::try_from(x).map_err(|_| anyhow!("{name}: {singular} {x} at index {i} is out of range"))?);
             }
             out
         }
@@ -522,5 +528,29 @@ mod tests {
             assert_eq!(ds.images, vec![0.0, 0.25, 0.5, 1.0]);
             assert_eq!(ds.labels, vec![7]);
         }
+    }
+
+    #[test]
+    fn npydir_loads_each_split_from_its_files() {
+        use super::super::{load, DataSpec, Split};
+        let d = TempDir::new("npydir");
+        write_npy_f32(&d.join("train_x.npy"), &[2, 1, 1, 2], &[0.0, 0.25, 0.5, 1.0]).unwrap();
+        write_npy_i64(&d.join("train_y.npy"), &[2], &[3, 4]).unwrap();
+        write_npy_f32(&d.join("test_x.npy"), &[1, 1, 1, 2], &[0.75, 0.125]).unwrap();
+        write_npy_i64(&d.join("test_y.npy"), &[1], &[9]).unwrap();
+        let spec = DataSpec::parse(&format!("npydir:{}", d.path().display())).unwrap();
+        assert_eq!(spec.train_warning(), None);
+        let tr = load(&spec, Split::Train).unwrap();
+        assert_eq!((tr.n, tr.labels.clone(), tr.images.clone()), (2, vec![3, 4], vec![0.0, 0.25, 0.5, 1.0]));
+        let te = load(&spec, Split::Test).unwrap();
+        assert_eq!((te.n, te.labels.clone(), te.images.clone()), (1, vec![9], vec![0.75, 0.125]));
+        fs::remove_file(d.join("test_y.npy")).unwrap();
+        let s = msg(load(&spec, Split::Test));
+        assert!(s.contains("test_y.npy: cannot read"), "{s}");
+        let s = msg(load(&DataSpec::NpyDir(d.join("nope")), Split::Train));
+        assert!(s.contains("nope: not a directory") && s.contains("train_x.npy"), "{s}");
+        let npy = DataSpec::parse("npy:a.npy,b.npy").unwrap();
+        let w = npy.train_warning().unwrap();
+        assert!(w.contains("npy:a.npy,b.npy") && w.contains("training images") && !w.contains('\n'), "{w}");
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod arch;
 pub mod augment;
+pub mod capacity;
 pub mod checkpoint;
+pub mod eval;
 pub mod fit;
 pub mod layers;
 pub mod model;

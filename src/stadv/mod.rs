@@ -304,7 +304,28 @@ pub fn attack(
     goal: Goal,
     cfg: &StadvConfig,
 ) -> Result<StadvOutcome> {
+    let index: Vec<usize> = (0..labels.len()).collect();
+    attack_indexed(gpu, model, images, shape, labels, &index, goal, cfg)
+}
+
+/// [`attack`] for images at positions `index` of their source: a random
+/// initial flow comes from each image's (seed, index) stream, so an image's
+/// outcome does not depend on its batch or shard.
+#[allow(clippy::too_many_arguments)]
+pub fn attack_indexed(
+    gpu: &Arc<Gpu>,
+    model: &Model,
+    images: &[f32],
+    shape: [usize; 4],
+    labels: &[u32],
+    index: &[usize],
+    goal: Goal,
+    cfg: &StadvConfig,
+) -> Result<StadvOutcome> {
     check(model, images, shape, labels, goal, cfg)?;
+    if index.len() != labels.len() {
+        bail!("stadv: {} image indices for {} labels", index.len(), labels.len());
+    }
     let [n, c, h, w] = shape;
     let (per_img, per_flow) = (c * h * w, 2 * h * w);
     let mut out = StadvOutcome {
@@ -321,7 +342,7 @@ pub fn attack(
         seconds: 0.0,
     };
     let start = Instant::now();
-    for (chunk, s) in (0..n).step_by(cfg.batch).enumerate() {
+    for s in (0..n).step_by(cfg.batch) {
         let b = cfg.batch.min(n - s);
         let img = gpu.upload(&images[s * per_img..(s + b) * per_img], &[b, c, h, w]);
         let cls: Vec<u32> = match goal {
@@ -330,10 +351,10 @@ pub fn attack(
         };
         let cls = gpu.upload_u32(&cls, &[b]);
         let targeted = matches!(goal, Goal::Targeted(_));
-        let seed = cfg.seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let idx = &index[s..s + b];
         let (flows, tracked) = match cfg.tau_search {
-            None => run(gpu, model, &img, &cls, targeted, &vec![cfg.tau; b], cfg, seed),
-            Some(ts) => search(gpu, model, &img, &cls, targeted, ts, cfg, seed),
+            None => run(gpu, model, &img, &cls, targeted, &vec![cfg.tau; b], cfg, idx),
+            Some(ts) => search(gpu, model, &img, &cls, targeted, ts, cfg, idx),
         };
         let ft = gpu.upload(&flows, &[b, 2, h, w]);
         out.adv.extend(gpu.read(&warp::forward(gpu, &img, &ft)));
@@ -362,7 +383,7 @@ fn search(
     targeted: bool,
     ts: TauSearch,
     cfg: &StadvConfig,
-    seed: u64,
+    index: &[usize],
 ) -> (Vec<f32>, Vec<Tracked>) {
     let b = img.shape()[0];
     let per = 2 * img.shape()[2] * img.shape()[3];
@@ -373,7 +394,7 @@ fn search(
     for _ in 0..ts.steps {
         let tau: Vec<f32> = (0..b).map(|i| 0.5 * (lo[i] + hi[i])).collect();
         // every step starts from the same initial flow (SPEC §4 b)
-        let (f, tr) = run(gpu, model, img, cls, targeted, &tau, cfg, seed);
+        let (f, tr) = run(gpu, model, img, cls, targeted, &tau, cfg, index);
         for i in 0..b {
             let t = tr[i];
             let ok = if cfg.search_strict { t.class == 3 } else { t.class >= 2 };
@@ -457,16 +478,19 @@ fn run(
     targeted: bool,
     tau: &[f32],
     cfg: &StadvConfig,
-    seed: u64,
+    index: &[usize],
 ) -> (Vec<f32>, Vec<Tracked>) {
     let [b, _, h, w] = [img.shape()[0], img.shape()[1], img.shape()[2], img.shape()[3]];
     let fshape = [b, 2, h, w];
     let init: Vec<f32> = match cfg.init {
         FlowInit::Zero => vec![0.0; b * 2 * h * w],
-        FlowInit::Uniform { lo, hi } => {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            (0..b * 2 * h * w).map(|_| rng.random_range(lo..hi)).collect()
-        }
+        FlowInit::Uniform { lo, hi } => index
+            .iter()
+            .flat_map(|&i| {
+                let mut rng = ChaCha8Rng::seed_from_u64(crate::shard::image_seed(cfg.seed, i, 0x666c_6f77));
+                (0..2 * h * w).map(move |_| rng.random_range(lo..hi))
+            })
+            .collect(),
     };
     let pb = Problem {
         gpu,

@@ -1,5 +1,9 @@
 //! PNG image grids: original / adversarial / amplified difference per row,
-//! with captions drawn in a built-in 3×5 pixel font (no font files needed).
+//! with captions drawn in a built-in 3×5 pixel font (no font files needed),
+//! class names where the classes are CIFAR-10's, and a legend for the
+//! difference scale. [`flow`] adds stAdv's flow column and colour wheel.
+
+pub mod flow;
 
 use std::io::Cursor;
 use std::path::Path;
@@ -52,6 +56,7 @@ fn glyph(c: char) -> [u8; 5] {
         '=' => [0, 7, 0, 7, 0],
         '>' => [4, 2, 1, 2, 4],
         '/' => [1, 1, 2, 4, 4],
+        '+' => [0, 2, 7, 2, 0],
         '(' => [1, 2, 2, 2, 1],
         ')' => [4, 2, 2, 2, 4],
         ' ' => [0; 5],
@@ -123,27 +128,99 @@ fn blit(img: &mut RgbImage, x0: u32, y0: u32, data: &[f32], [c, h, w]: [usize; 3
     }
 }
 
+/// CIFAR-10's class names, by label.
+pub const CIFAR10_CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+
+/// Class names for captions: CIFAR-10's for 3×32×32 images with 10
+/// classes, else None (captions show class numbers).
+pub fn class_names(chw: [usize; 3], classes: usize) -> Option<&'static [&'static str]> {
+    (chw == [3, 32, 32] && classes == 10).then_some(&CIFAR10_CLASSES[..])
+}
+
+/// Where the cells of a grid are.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub pad: u32,
+    /// Pixels per image pixel.
+    pub scale: u32,
+    /// Cell width and height.
+    pub cw: u32,
+    pub ch: u32,
+    /// Caption font scale and line height.
+    pub fs: u32,
+    pub line: u32,
+    /// Image rows.
+    pub rows: u32,
+    /// Top of the legend band.
+    pub legend_y: u32,
+}
+
+impl Layout {
+    pub fn new(chw: [usize; 3], rows: usize) -> Layout {
+        let [_, h, w] = chw;
+        let scale = (84 / h.max(w).max(1)).max(1) as u32;
+        let (cw, ch) = (w as u32 * scale, h as u32 * scale);
+        let fs = if cw >= 72 { 2 } else { 1 };
+        let line = 6 * fs;
+        let pad = 4u32;
+        let mut l = Layout { pad, scale, cw, ch, fs, line, rows: rows as u32, legend_y: 0 };
+        l.legend_y = l.row_y(rows);
+        l
+    }
+    /// Left edge of column `c`.
+    pub fn col_x(&self, c: u32) -> u32 {
+        self.pad + c * (self.cw + self.pad)
+    }
+    /// Top of image row `r`.
+    pub fn row_y(&self, r: usize) -> u32 {
+        self.pad + self.line + self.pad + r as u32 * (self.ch + 2 * self.line + self.pad + self.pad)
+    }
+    /// Height of the legend band.
+    pub fn legend_h(&self) -> u32 {
+        3 * self.line + 3 * self.pad + 8
+    }
+    pub fn height(&self) -> u32 {
+        self.legend_y + self.legend_h()
+    }
+}
+
+/// A class as a caption: its name (upper case, 10 letters at most) or number.
+fn class_text(prefix: &str, c: u32, names: Option<&[&str]>) -> String {
+    match names.and_then(|n| n.get(c as usize)) {
+        Some(n) => format!("{prefix} {}", n.to_ascii_uppercase()),
+        None => format!("{prefix}{c}"),
+    }
+}
+
+/// [`attack_grid_with`] without class names or extra columns.
+pub fn attack_grid(rows: &[GridRow], chw: [usize; 3]) -> RgbImage {
+    attack_grid_with(rows, chw, None, 0).0
+}
+
 /// Columns: original (caption: label Y, prediction P), adversarial
 /// (prediction P, target T; green on success, red otherwise), and the
 /// difference adv − orig amplified to fill [0,1] around mid-grey (caption:
-/// L2 norm and the gain).
-pub fn attack_grid(rows: &[GridRow], chw: [usize; 3]) -> RgbImage {
-    let [_, h, w] = chw;
-    let scale = (84 / h.max(w).max(1)).max(1) as u32;
-    let (cw, ch) = (w as u32 * scale, h as u32 * scale);
-    let fs = if cw >= 72 { 2 } else { 1 };
-    let line = 6 * fs;
-    let pad = 4u32;
-    let cap = 2 * line + pad;
-    let width = pad + 3 * (cw + pad);
-    let height = pad + line + pad + rows.len() as u32 * (ch + cap + pad);
-    let mut img = RgbImage::from_pixel(width.max(1), height.max(1), BG);
+/// L2 norm and the gain), then `extra_cols` empty columns for the caller;
+/// class names from `names` (see [`class_names`]); a legend band at the
+/// bottom explains the difference scale.
+pub fn attack_grid_with(
+    rows: &[GridRow],
+    chw: [usize; 3],
+    names: Option<&[&str]>,
+    extra_cols: u32,
+) -> (RgbImage, Layout) {
+    let lay = Layout::new(chw, rows.len());
+    let Layout { pad, scale, cw, ch, fs, line, .. } = lay;
+    let width = pad + (3 + extra_cols) * (cw + pad);
+    let mut img = RgbImage::from_pixel(width.max(1), lay.height().max(1), BG);
     for (i, t) in ["ORIGINAL", "ADVERSARIAL", "DIFF"].iter().enumerate() {
         draw_text(&mut img, pad + i as u32 * (cw + pad), pad, t, fs.min(if cw >= 90 { 2 } else { 1 }), FG);
     }
+    diff_legend(&mut img, &lay);
     let n = chw.iter().product::<usize>();
     for (r, row) in rows.iter().enumerate() {
-        let y0 = pad + line + pad + r as u32 * (ch + cap + pad);
+        let y0 = lay.row_y(r);
         blit(&mut img, pad, y0, row.orig, chw, scale);
         blit(&mut img, pad + cw + pad, y0, row.adv, chw, scale);
         let d: Vec<f32> = row.adv.iter().zip(row.orig).map(|(a, o)| a - o).collect();
@@ -154,19 +231,40 @@ pub fn attack_grid(rows: &[GridRow], chw: [usize; 3]) -> RgbImage {
         let l2 = d.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
         let ty = y0 + ch + pad / 2;
         let color = if row.success { OK } else { BAD };
-        draw_text(&mut img, pad, ty, &format!("Y{}", row.label), fs, FG);
-        draw_text(&mut img, pad, ty + line, &format!("P{}", row.clean_pred), fs, FG);
+        draw_text(&mut img, pad, ty, &class_text("Y", row.label, names), fs, FG);
+        draw_text(&mut img, pad, ty + line, &class_text("P", row.clean_pred, names), fs, FG);
         let xa = pad + cw + pad;
-        draw_text(&mut img, xa, ty, &format!("P{}", row.adv_pred), fs, color);
+        draw_text(&mut img, xa, ty, &class_text("P", row.adv_pred, names), fs, color);
         if let Some(t) = row.target {
-            draw_text(&mut img, xa, ty + line, &format!("T{t}"), fs, FG);
+            draw_text(&mut img, xa, ty + line, &class_text("T", t, names), fs, FG);
         }
         let xd = pad + 2 * (cw + pad);
         draw_text(&mut img, xd, ty, &format!("L2 {l2:.2}"), fs, FG);
         draw_text(&mut img, xd, ty + line, &format!("X{gain:.1}"), fs, FG);
         debug_assert_eq!(row.orig.len(), n);
     }
-    img
+    let _ = scale;
+    (img, lay)
+}
+
+/// The difference column's scale: a bar from −M (black) through 0 (grey)
+/// to +M (white), M = 0.5 / gain of the row (its largest |adv − orig|).
+fn diff_legend(img: &mut RgbImage, lay: &Layout) {
+    let (x0, y0) = (lay.col_x(2), lay.legend_y + lay.pad);
+    let fs = 1;
+    draw_text(img, lay.pad, y0, "DIFF SCALE: 0.5 + X (ADV - ORIG)", fs, FG);
+    let by = y0 + 6 + lay.pad;
+    for dx in 0..lay.cw {
+        let v = (255.0 * dx as f32 / (lay.cw.max(2) - 1) as f32).round() as u8;
+        for dy in 0..8 {
+            img.put_pixel(x0 + dx, by + dy, Rgb([v, v, v]));
+        }
+    }
+    let ty = by + 8 + 2;
+    draw_text(img, x0, ty, "-M", fs, FG);
+    draw_text(img, x0 + lay.cw / 2 - 1, ty, "0", fs, FG);
+    draw_text(img, x0 + lay.cw - text_width("+M", fs), ty, "+M", fs, FG);
+    draw_text(img, lay.pad, ty, "M = 0.5/X PER ROW", fs, FG);
 }
 
 /// Encode as PNG and write atomically.

@@ -1,0 +1,31 @@
+//! `advlab merge DIR... --out-dir D`: join sharded attack outputs
+//! (`attack::merge`) and print the merged summary.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::attack::merge::merge_dirs;
+use crate::report;
+
+pub fn run(dirs: &[PathBuf], out_dir: &Path) -> Result<()> {
+    let m = merge_dirs(dirs, out_dir)?;
+    let s = &m.results.summary;
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", 100.0 * v));
+    println!(
+        "{}",
+        report::markdown_table(
+            &["command", "shards", "images", "clean acc", "success (of correct)", "robust acc"],
+            &[vec![
+                m.command.clone(),
+                m.shards.to_string(),
+                m.images.to_string(),
+                pct(Some(s.clean_accuracy)),
+                format!("{} ({})", s.successes, pct(s.success_rate)),
+                pct(Some(s.robust_accuracy)),
+            ]]
+        )
+    );
+    println!("(merged into {})", out_dir.display());
+    Ok(())
+}
