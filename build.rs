@@ -134,6 +134,55 @@ fn origin_notes(pieces: &[Piece], total: usize, line: Option<usize>, shown: &str
     notes
 }
 
+/// Rust source for the layout of the shader's params struct (its
+/// `var<uniform> p`) as naga lays it out: `Some(ParamsLayout { .. })`, or
+/// `None` when the shader has no `p`. Checked against the host structs by
+/// the test in src/gpu/params.rs.
+fn params_layout(module: &naga::Module) -> String {
+    let is_p = |v: &naga::GlobalVariable| v.space == naga::AddressSpace::Uniform && v.name.as_deref() == Some("p");
+    let Some((_, var)) = module.global_variables.iter().find(|(_, v)| is_p(v)) else {
+        return "None".into();
+    };
+    let naga::TypeInner::Struct { members, span } = &module.types[var.ty].inner else {
+        return format!(
+            "Some(ParamsLayout {{ size: {}, fields: &[] }})",
+            module.types[var.ty].inner.size(module.to_ctx())
+        );
+    };
+    let fields: Vec<String> = members
+        .iter()
+        .map(|m| {
+            format!(
+                "ParamField {{ name: {:?}, offset: {}, size: {}, ty: {:?} }}",
+                m.name.as_deref().unwrap_or(""),
+                m.offset,
+                module.types[m.ty].inner.size(module.to_ctx()),
+                type_name(module, m.ty)
+            )
+        })
+        .collect();
+    format!("Some(ParamsLayout {{ size: {span}, fields: &[{}] }})", fields.join(", "))
+}
+
+/// A WGSL type spelt as its Rust twin where it has one: `u32`, `f32`,
+/// `[u32; 3]`; vectors as `vec4<f32>`; anything else as naga's debug text.
+fn type_name(module: &naga::Module, ty: naga::Handle<naga::Type>) -> String {
+    let scalar = |s: naga::Scalar| match (s.kind, s.width) {
+        (naga::ScalarKind::Uint, 4) => "u32".to_string(),
+        (naga::ScalarKind::Sint, 4) => "i32".to_string(),
+        (naga::ScalarKind::Float, 4) => "f32".to_string(),
+        _ => format!("{s:?}"),
+    };
+    match &module.types[ty].inner {
+        naga::TypeInner::Scalar(s) => scalar(*s),
+        naga::TypeInner::Vector { size, scalar: s } => format!("vec{}<{}>", *size as u8, scalar(*s)),
+        naga::TypeInner::Array { base, size: naga::ArraySize::Constant(n), .. } => {
+            format!("[{}; {n}]", type_name(module, *base))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -156,6 +205,7 @@ fn main() {
     let mut failed = false;
     let mut used = vec![false; GENERATORS.len()];
     let mut included = Vec::new();
+    let mut file_consts = Vec::new();
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let src = std::fs::read_to_string(path).expect("readable shader");
@@ -209,10 +259,12 @@ fn main() {
         let file_const = format!("{}_WGSL", stem.to_uppercase());
         writeln!(
             out,
-            "pub static {file_const}: ShaderFile = ShaderFile {{ name: {stem:?}, source: include_str!({:?}) }};",
-            source_path.display().to_string()
+            "pub static {file_const}: ShaderFile = ShaderFile {{ name: {stem:?}, source: include_str!({:?}), params: {} }};",
+            source_path.display().to_string(),
+            params_layout(&module),
         )
         .unwrap();
+        file_consts.push(file_const.clone());
         for (i, ep) in module.entry_points.iter().enumerate() {
             if ep.stage != naga::ShaderStage::Compute {
                 continue;
@@ -282,5 +334,7 @@ fn main() {
     if failed {
         std::process::exit(1);
     }
+    let all: Vec<String> = file_consts.iter().map(|c| format!("&{c}")).collect();
+    writeln!(out, "pub static SHADER_FILES: &[&ShaderFile] = &[{}];", all.join(", ")).unwrap();
     std::fs::write(out_dir.join("kernels.rs"), out).unwrap();
 }
