@@ -110,7 +110,7 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     };
     model.check_input(&format!("--data {}", a.data), &[train_set.n, train_set.c, train_set.h, train_set.w])?;
     eprintln!(
-        "training {} on {} train / {} test images, {} epochs, batch {}, {:?} lr {} ({:?}){}",
+        "training {} on {} train / {} test images, {} epochs, batch {}, {} lr {} ({}){}",
         a.arch,
         train_set.n,
         test_set.n,
@@ -121,7 +121,7 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         schedule,
         match a.augment {
             Augment::None => String::new(),
-            other => format!(", augment {other:?}"),
+            other => format!(", augment {other}"),
         }
     );
 

@@ -9,13 +9,15 @@ use crate::gpu::Gpu;
 use crate::ops::optim as k;
 use crate::tensor::Tensor;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+crate::names::named_enum! {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimKind {
     /// SGD with momentum (PyTorch semantics).
     Sgd,
     /// Adam (PyTorch semantics, L2 weight decay).
     Adam,
+}
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -102,6 +104,16 @@ pub enum Schedule {
     Step { step_size: usize, gamma: f32 },
     /// base × (1 + cos(π · epoch / epochs)) / 2 over `epochs` epochs.
     Cosine { epochs: usize },
+}
+
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Schedule::Constant => write!(f, "constant"),
+            Schedule::Step { step_size, gamma } => write!(f, "step: x{gamma} every {step_size} epochs"),
+            Schedule::Cosine { epochs } => write!(f, "cosine over {epochs} epochs"),
+        }
+    }
 }
 
 /// The learning rate for 0-based `epoch` (a pure function of its inputs, so
