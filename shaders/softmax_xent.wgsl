@@ -62,3 +62,45 @@ fn count_correct() {
     }
     acc[0] += n;
 }
+
+// Soft-target cross-entropy against a probability (or any non-negative
+// weight) matrix q [B, K]:
+// forward_soft: loss[b] = -Σ_k q[b,k] log softmax(z_b)_k
+//                       = (Σ_k q[b,k]) logsumexp(z_b) - Σ_k q[b,k] z[b,k]
+//               probs = softmax(z)
+// backward_soft: dz[b,k] = dloss[b] * ((Σ_j q[b,j]) probs[b,k] - q[b,k])
+@group(0) @binding(8) var<storage, read> q: array<f32>;
+
+@compute @workgroup_size(64)
+fn forward_soft(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let b = gid.x + gid.y * nwg.x * 64u;
+    if (b >= p.batch) { return; }
+    let base = b * p.classes;
+    var m = z[base];
+    for (var k = 1u; k < p.classes; k++) { m = max(m, z[base + k]); }
+    var s = 0.0;
+    for (var k = 0u; k < p.classes; k++) {
+        let e = exp(z[base + k] - m);
+        probs[base + k] = e;
+        s += e;
+    }
+    let inv = 1.0 / s;
+    let lse = m + log(s);
+    var l = 0.0;
+    for (var k = 0u; k < p.classes; k++) {
+        probs[base + k] *= inv;
+        l += q[base + k] * (lse - z[base + k]);
+    }
+    loss[b] = l;
+}
+
+@compute @workgroup_size(64)
+fn backward_soft(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    if (i >= p.batch * p.classes) { return; }
+    let b = i / p.classes;
+    let base = b * p.classes;
+    var mass = 0.0;
+    for (var k = 0u; k < p.classes; k++) { mass += q[base + k]; }
+    dz[i] = dloss[b] * (mass * probs[i] - q[i]);
+}

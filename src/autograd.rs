@@ -205,6 +205,30 @@ impl Graph {
         self.op(&[logits], loss, Box::new(move |gpu, d, _| vec![Some(softmax_xent::backward(gpu, &probs, &labels, d))]))
     }
 
+    /// Per-row soft-target cross-entropy [B] of logits [B, K] against
+    /// constant target weights `q` [B, K] (no gradient flows to `q`):
+    /// −Σ_k q[b,k]·log softmax(z_b)_k. With q a frozen classifier's softmax
+    /// this is the LAN's L_F (SPEC §5).
+    pub fn softmax_xent_soft(&mut self, logits: Var, q: &Tensor) -> Var {
+        let (loss, probs) = softmax_xent::forward_soft(&self.gpu, self.value(logits), q);
+        let q = q.clone();
+        self.op(&[logits], loss, Box::new(move |gpu, d, _| vec![Some(softmax_xent::backward_soft(gpu, &probs, &q, d))]))
+    }
+
+    /// a·x + b elementwise (`affine(x, -1.0, 1.0)` is 1 − x).
+    pub fn affine(&mut self, x: Var, a: f32, b: f32) -> Var {
+        let v = ew::unary(&self.gpu, Unary::Affine, self.value(x), a, b);
+        self.op(&[x], v, Box::new(move |gpu, d, _| vec![Some(ew::scale(gpu, d, a))]))
+    }
+
+    /// Mean squared difference mean((x − y)²) over all elements: a [1]
+    /// tensor (same shapes; gradients to both).
+    pub fn mse(&mut self, x: Var, y: Var) -> Var {
+        let diff = self.lincomb(x, 1.0, y, -1.0);
+        let sq = self.mul(diff, diff);
+        self.mean(sq)
+    }
+
     /// Sum of all elements, scaled: a [1] tensor.
     pub fn sum(&mut self, x: Var, scale: f32) -> Var {
         let xt = self.value(x);

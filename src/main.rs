@@ -61,57 +61,70 @@ fn parse_data(s: &str) -> Result<DataSpec, String> {
     DataSpec::parse(s).map_err(|e| e.to_string())
 }
 
+fn parse_schedule(s: &str) -> Result<advlab::nn::optim::ScheduleKind, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
 #[derive(Args)]
+#[command(after_help = advlab::nn::recipe::help_table())]
 struct TrainCmd {
-    /// Architecture, e.g. mlp:784-500-10 or mlp:784-256-128-10
+    /// Architecture: mlp:784-500-10, mlp:784-256-128-10, lenet, lenet:3x32x32, alexnet-cifar, vgg-cifar[:W[:dS]]
     #[arg(long)]
     arch: String,
     /// Data: mnist:DIR, cifar10:DIR, npy:X.npy,Y.npy (default: the MNIST subset in assets/)
     #[arg(long, value_parser = parse_data, default_value = "bundled")]
     data: DataSpec,
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
-    #[arg(long, value_enum, default_value_t = OptimKind::Sgd)]
-    optim: OptimKind,
-    /// Learning rate (default 0.05 for sgd, 1e-3 for adam)
+    /// Passes over the training set [default: the arch's recipe, below]
     #[arg(long)]
+    epochs: Option<usize>,
+    /// Images per optimiser step [default: the arch's recipe]
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Optimiser [default: the arch's recipe]
+    #[arg(long, value_enum)]
+    optim: Option<OptimKind>,
+    /// Learning rate [default: the arch's recipe; 0.05 for sgd, 1e-3 for adam when --optim differs from it]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
-    /// SGD momentum
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f32,
-    /// L2 weight decay
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f32,
+    /// SGD momentum [default: the arch's recipe]
+    #[arg(long, allow_negative_numbers = true)]
+    momentum: Option<f32>,
+    /// L2 weight decay [default: the arch's recipe]
+    #[arg(long, allow_negative_numbers = true)]
+    weight_decay: Option<f32>,
+    /// Seed of the initialisation, shuffles, augmentation, dropout and --val split
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Model file to write (checkpointed atomically every epoch)
     #[arg(long)]
     out: PathBuf,
-    /// Continue from the checkpoint at --out (and its .train-state)
+    /// Continue from the checkpoint at --out (and its .train-state); refused if the settings differ
     #[arg(long)]
     resume: bool,
     /// Where to write results.json
     #[arg(long, default_value = "results.json")]
     results: PathBuf,
     /// Augment the training images: crop-flip (random crop with 4-pixel zero padding + horizontal flip,
-    /// what a bare --augment means), flip (horizontal flip only) or none
-    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "crop-flip", default_value = "none")]
-    augment: advlab::nn::train::Augment,
+    /// what a bare --augment means), flip (horizontal flip only) or none [default: the arch's recipe]
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "crop-flip")]
+    augment: Option<advlab::nn::train::Augment>,
     /// Start from these weights (safetensors of the same --arch) with a fresh optimiser, e.g. to fine-tune;
     /// ignored when --resume finds a checkpoint
     #[arg(long)]
     init: Option<PathBuf>,
-    /// Learning-rate schedule, stepped per epoch
-    #[arg(long, value_enum, default_value_t = cli::train::ScheduleKind::Constant)]
-    schedule: cli::train::ScheduleKind,
+    /// Learning-rate schedule, stepped per epoch: constant, step or cosine [default: the arch's recipe]
+    #[arg(long, value_parser = parse_schedule)]
+    schedule: Option<advlab::nn::optim::ScheduleKind>,
     /// Epochs between learning-rate decays (--schedule step)
     #[arg(long, default_value_t = 30)]
     step_size: usize,
     /// Learning-rate decay factor (--schedule step)
     #[arg(long, default_value_t = 0.1)]
     gamma: f32,
+    /// Hold out N training images (drawn with --seed) for validation: their accuracy is logged every
+    /// epoch and the best epoch's model is also saved as OUT.best.safetensors
+    #[arg(long, default_value_t = 0)]
+    val: usize,
 }
 
 #[derive(Args)]
@@ -242,6 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 schedule: t.schedule,
                 step_size: t.step_size,
                 gamma: t.gamma,
+                val: t.val,
             },
         ),
         Cmd::Eval(e) => cli::model_cmds::eval(&g, &e.arch, &e.model, &e.data, e.batch, &e.results),

@@ -57,6 +57,7 @@ fn trained() -> &'static (Model, data::Dataset) {
             optim: OptimConfig::new(OptimKind::Sgd, 0.05),
             seed: 1,
             log_every: usize::MAX,
+            ..Default::default()
         };
         let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
         for e in 0..cfg.epochs {

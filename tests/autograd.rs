@@ -103,3 +103,110 @@ fn no_gradient_flows_to_constants() {
     assert!(grads.get(a).is_none());
     assert_eq!(gpu.read(grads.get(b).unwrap()), vec![1.0, 2.0]);
 }
+
+/// Central differences of an f64 function at `x`.
+fn finite_diff(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|j| {
+            let eps = 1e-6;
+            let (mut p, mut m) = (x.to_vec(), x.to_vec());
+            p[j] += eps;
+            m[j] -= eps;
+            (f(&p) - f(&m)) / (2.0 * eps)
+        })
+        .collect()
+}
+
+/// f64 oracle of soft-target cross-entropy, summed over rows with weights `w`.
+fn soft_xent_oracle(z: &[f64], q: &[f64], w: &[f64], k: usize) -> f64 {
+    z.chunks(k)
+        .zip(q.chunks(k))
+        .zip(w)
+        .map(|((zr, qr), wr)| {
+            let m = zr.iter().cloned().fold(f64::MIN, f64::max);
+            let lse = m + zr.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            wr * zr.iter().zip(qr).map(|(zv, qv)| qv * (lse - zv)).sum::<f64>()
+        })
+        .sum()
+}
+
+#[test]
+fn soft_target_xent_matches_oracle_and_finite_differences() {
+    let gpu = gpu();
+    for (b, k, seed) in [(5, 10, 1), (3, 7, 2), (1, 1, 3), (70, 13, 4)] {
+        let mut r = rng(seed);
+        let z = randn(&mut r, b * k, 3.0);
+        // rows of probabilities, except the last row: arbitrary non-negative weights
+        let mut q: Vec<f32> = randn(&mut r, b * k, 1.0).iter().map(|v| v.abs() + 0.01).collect();
+        for (i, row) in q.chunks_mut(k).enumerate() {
+            let s: f32 = row.iter().sum();
+            if i + 1 < b || b == 1 {
+                row.iter_mut().for_each(|v| *v /= s);
+            }
+        }
+        let w = randn(&mut r, b, 1.0); // backward seed: per-row weights
+        let mut g = Graph::new(&gpu);
+        let zv = g.leaf(gpu.upload(&z, &[b, k]), true);
+        let qt = gpu.upload(&q, &[b, k]);
+        let loss = g.softmax_xent_soft(zv, &qt);
+        let (z64, q64, w64): (Vec<f64>, Vec<f64>, Vec<f64>) = (
+            z.iter().map(|&v| v as f64).collect(),
+            q.iter().map(|&v| v as f64).collect(),
+            w.iter().map(|&v| v as f64).collect(),
+        );
+        let per_row: Vec<f64> =
+            (0..b).map(|i| soft_xent_oracle(&z64[i * k..(i + 1) * k], &q64[i * k..(i + 1) * k], &[1.0], k)).collect();
+        assert_close(&format!("soft xent {b}x{k}"), &gpu.read(g.value(loss)), &per_row, 1e-5);
+        let grads = g.backward(loss, Some(gpu.upload(&w, &[b])));
+        let fd = finite_diff(&|zz| soft_xent_oracle(zz, &q64, &w64, k), &z64);
+        assert_close(&format!("d soft xent / dz {b}x{k}"), &gpu.read(grads.get(zv).unwrap()), &fd, 1e-4);
+    }
+    // the softmax helper
+    let z = [1.0f32, 2.0, 3.0, -1.0, 0.0, 1.0];
+    let p = gpu.read(&advlab::ops::softmax_xent::softmax(&gpu, &gpu.upload(&z, &[2, 3])));
+    let want: Vec<f64> = z
+        .chunks(3)
+        .flat_map(|r| {
+            let s: f64 = r.iter().map(|&v| (v as f64).exp()).sum();
+            r.iter().map(move |&v| (v as f64).exp() / s).collect::<Vec<_>>()
+        })
+        .collect();
+    assert_close("softmax", &p, &want, 1e-6);
+}
+
+/// loss = mse(affine(x, a, c) ⊙ sigmoid(y), y): the LAN's `1 − A` and
+/// mean-square forms, against an f64 oracle and finite differences.
+#[test]
+fn affine_sigmoid_and_mse_match_finite_differences() {
+    let gpu = gpu();
+    let n = 37;
+    let mut r = rng(9);
+    let x = randn(&mut r, n, 2.0);
+    let y = randn(&mut r, n, 2.0);
+    let (a, c) = (-1.0f32, 1.0f32);
+    let f = |v: &[f64]| {
+        let (x, y) = v.split_at(n);
+        x.iter()
+            .zip(y)
+            .map(|(&xv, &yv)| {
+                let s = 1.0 / (1.0 + (-yv).exp());
+                let d = (a as f64 * xv + c as f64) * s - yv;
+                d * d
+            })
+            .sum::<f64>()
+            / n as f64
+    };
+    let mut g = Graph::new(&gpu);
+    let xv = g.leaf(gpu.upload(&x, &[n]), true);
+    let yv = g.leaf(gpu.upload(&y, &[n]), true);
+    let one_minus = g.affine(xv, a, c);
+    let s = g.sigmoid(yv);
+    let prod = g.mul(one_minus, s);
+    let loss = g.mse(prod, yv);
+    let both: Vec<f64> = x.iter().chain(&y).map(|&v| v as f64).collect();
+    assert_close("mse loss", &gpu.read(g.value(loss)), &[f(&both)], 1e-5);
+    let grads = g.backward(loss, None);
+    let mut got = gpu.read(grads.get(xv).unwrap());
+    got.extend(gpu.read(grads.get(yv).unwrap()));
+    assert_close("d mse / d(x, y)", &got, &finite_diff(&f, &both), 1e-4);
+}

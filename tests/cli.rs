@@ -327,5 +327,5 @@ fn enum_values_print_in_their_cli_spelling() {
     let (ok, _, err) = advlab(&[&args[..], &[res.to_str().unwrap()]].concat());
     assert!(ok, "{err}");
     let line = err.lines().find(|l| l.starts_with("training ")).unwrap_or_else(|| panic!("no training line: {err}"));
-    assert!(line.contains(", sgd lr 0.05 (constant), augment crop-flip"), "{line}");
+    assert!(line.contains(" sgd lr ") && line.contains(" (constant)") && line.contains("augment crop-flip"), "{line}");
 }

@@ -50,8 +50,14 @@ fn full_mnist_mlp_reaches_98_percent() {
     let train_set = data::load(&spec, Split::Train).unwrap();
     let test_set = data::load(&spec, Split::Test).unwrap();
     let model = Model::init(&gpu, Arch::parse("mlp:784-500-10").unwrap(), 0);
-    let cfg =
-        TrainConfig { epochs: 10, batch: 64, optim: OptimConfig::new(OptimKind::Sgd, 0.05), seed: 0, log_every: 100 };
+    let cfg = TrainConfig {
+        epochs: 10,
+        batch: 64,
+        optim: OptimConfig::new(OptimKind::Sgd, 0.05),
+        seed: 0,
+        log_every: 100,
+        ..Default::default()
+    };
     let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
     let mut acc = 0.0;
     for e in 0..cfg.epochs {

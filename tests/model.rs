@@ -38,7 +38,14 @@ fn wrong_architecture_for_checkpoint_is_an_error() {
 }
 
 fn small_config(epochs: usize) -> TrainConfig {
-    TrainConfig { epochs, batch: 32, optim: OptimConfig::new(OptimKind::Sgd, 0.05), seed: 7, log_every: 10 }
+    TrainConfig {
+        epochs,
+        batch: 32,
+        optim: OptimConfig::new(OptimKind::Sgd, 0.05),
+        seed: 7,
+        log_every: 10,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -74,41 +81,6 @@ fn training_allocates_nothing_in_steady_state() {
     let created = gpu.pool().created();
     train::train_epoch(&gpu, &model, &mut opt, &train_set, &cfg, 1, 0.05, |_, _, _| {}).unwrap();
     assert_eq!(gpu.pool().created(), created, "the second epoch created new buffers");
-}
-
-#[test]
-fn resume_replays_bit_for_bit() {
-    let gpu = gpu();
-    let dir = std::env::temp_dir().join(format!("advlab-resume-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let train_set = data::load(&DataSpec::Bundled, Split::Train).unwrap().take_first(256);
-    let arch = || Arch::parse("mlp:784-16-10").unwrap();
-    let cfg = small_config(2);
-    for kind in [OptimKind::Sgd, OptimKind::Adam] {
-        let mut c = cfg.clone();
-        c.optim = OptimConfig::new(kind, 0.01);
-        // straight through: 2 epochs
-        let m1 = Model::init(&gpu, arch(), 3);
-        let mut o1 = Optimizer::new(&gpu, &m1, c.optim);
-        for e in 0..2 {
-            train::train_epoch(&gpu, &m1, &mut o1, &train_set, &c, e, 0.01, |_, _, _| {}).unwrap();
-        }
-        // 1 epoch, save, load, 1 more
-        let m2 = Model::init(&gpu, arch(), 3);
-        let mut o2 = Optimizer::new(&gpu, &m2, c.optim);
-        train::train_epoch(&gpu, &m2, &mut o2, &train_set, &c, 0, 0.01, |_, _, _| {}).unwrap();
-        let path = dir.join("m.safetensors");
-        m2.save(&gpu, &path, Default::default()).unwrap();
-        train::save_state(&gpu, &m2, &o2, &train::state_path(&path), 1, &c).unwrap();
-        let m3 = Model::load(&gpu, arch(), &path).unwrap();
-        let mut o3 = Optimizer::new(&gpu, &m3, c.optim);
-        assert_eq!(train::load_state(&gpu, &m3, &mut o3, &train::state_path(&path)).unwrap(), 1);
-        train::train_epoch(&gpu, &m3, &mut o3, &train_set, &c, 1, 0.01, |_, _, _| {}).unwrap();
-        for (a, b) in m1.params.iter().zip(&m3.params) {
-            assert_eq!(gpu.read(&a.tensor), gpu.read(&b.tensor), "{kind:?}: {} differs after resume", a.name);
-        }
-    }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 // ---- convolutional networks ------------------------------------------------
@@ -186,44 +158,6 @@ fn tiny_conv_bn_arch() -> Arch {
     Arch { spec: "tiny-conv-bn".into(), input: [1, 28, 28], classes: 10, layers }
 }
 
-#[test]
-fn resume_replays_bit_for_bit_with_batchnorm_dropout_and_augmentation() {
-    use advlab::nn::train::{Augment, EpochOptions};
-    let gpu = gpu();
-    let dir = std::env::temp_dir().join(format!("advlab-resume-bn-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let train_set = data::load(&DataSpec::Bundled, Split::Train).unwrap().take_first(192);
-    let mut c = small_config(2);
-    c.optim = OptimConfig::new(OptimKind::Sgd, 0.02);
-    c.optim.weight_decay = 5e-4;
-    let opts = EpochOptions { augment: Augment::CropFlip };
-    let run = |m: &Model, o: &mut Optimizer, e: usize| {
-        train::train_epoch_with(&gpu, m, o, &train_set, &c, e, 0.02, &opts, |_, _, _| {}).unwrap()
-    };
-    let m1 = Model::init(&gpu, tiny_conv_bn_arch(), 3);
-    let mut o1 = Optimizer::new(&gpu, &m1, c.optim);
-    run(&m1, &mut o1, 0);
-    let st = run(&m1, &mut o1, 1);
-    assert!(st.train_loss.is_finite());
-    let m2 = Model::init(&gpu, tiny_conv_bn_arch(), 3);
-    let mut o2 = Optimizer::new(&gpu, &m2, c.optim);
-    run(&m2, &mut o2, 0);
-    let path = dir.join("m.safetensors");
-    m2.save(&gpu, &path, Default::default()).unwrap();
-    train::save_state(&gpu, &m2, &o2, &train::state_path(&path), 1, &c).unwrap();
-    let m3 = Model::load(&gpu, tiny_conv_bn_arch(), &path).unwrap();
-    let mut o3 = Optimizer::new(&gpu, &m3, c.optim);
-    assert_eq!(train::load_state(&gpu, &m3, &mut o3, &train::state_path(&path)).unwrap(), 1);
-    run(&m3, &mut o3, 1);
-    for (a, b) in m1.params.iter().chain(&m1.buffers).zip(m3.params.iter().chain(&m3.buffers)) {
-        assert_eq!(gpu.read(&a.tensor), gpu.read(&b.tensor), "{} differs after resume", a.name);
-    }
-    // the running statistics moved away from their initial 0 / 1
-    let rm = gpu.read(&m1.buffers[0].tensor);
-    assert!(rm.iter().any(|&v| v != 0.0), "running_mean never updated: {rm:?}");
-    std::fs::remove_dir_all(&dir).ok();
-}
-
 /// Eval mode is deterministic and ignores dropout; train mode applies it
 /// with a seed-determined mask.
 #[test]
@@ -299,18 +233,8 @@ fn cifar_convnets_take_a_training_step() {
         let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
         let before: Vec<Vec<f32>> = model.params.iter().chain(&model.buffers).map(|p| gpu.read(&p.tensor)).collect();
         let t = std::time::Instant::now();
-        let st = train::train_epoch_with(
-            &gpu,
-            &model,
-            &mut opt,
-            &set,
-            &cfg,
-            0,
-            0.01,
-            &train::EpochOptions { augment: train::Augment::CropFlip },
-            |_, _, _| {},
-        )
-        .unwrap();
+        cfg.augment = train::Augment::CropFlip;
+        let st = train::train_epoch(&gpu, &model, &mut opt, &set, &cfg, 0, 0.01, |_, _, _| {}).unwrap();
         eprintln!(
             "{spec}: 2 steps of 16 CIFAR images in {:.2} s, loss {:.3}",
             t.elapsed().as_secs_f64(),

@@ -566,6 +566,7 @@ mod stadv_core {
                 optim: OptimConfig::new(OptimKind::Sgd, 0.05),
                 seed: 5,
                 log_every: 100,
+                ..Default::default()
             };
             let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
             for e in 0..cfg.epochs {

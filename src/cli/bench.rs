@@ -26,8 +26,14 @@ pub fn train(
     let data = data::load(spec, Split::Train)?;
     let gpu = super::open_gpu(gpu_opts)?;
     let model = Model::init(&gpu, arch_p, 0);
-    let cfg =
-        TrainConfig { epochs, batch, optim: OptimConfig::new(OptimKind::Sgd, 0.01), seed: 0, log_every: usize::MAX };
+    let cfg = TrainConfig {
+        epochs,
+        batch,
+        optim: OptimConfig::new(OptimKind::Sgd, 0.01),
+        seed: 0,
+        log_every: usize::MAX,
+        ..Default::default()
+    };
     let mut opt = Optimizer::new(&gpu, &model, cfg.optim);
     model.check_input("bench data", &[data.n, data.c, data.h, data.w])?;
     let warm = train::train_epoch(&gpu, &model, &mut opt, &data, &cfg, 0, 0.01, |_, _, _| {})?;

@@ -1,197 +1,282 @@
-//! `advlab train`.
+//! `advlab train`: flags → [`fit`] with the classifier objective.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::data::{self, DataSpec, Split};
-use crate::gpu::GpuOptions;
-use crate::nn::optim::{lr_at, OptimConfig, OptimKind, Optimizer, Schedule};
-use crate::nn::train::{self, Augment, EpochOptions, TrainConfig};
+use crate::data::{self, DataSpec, Dataset, Split};
+use crate::gpu::{Gpu, GpuOptions};
+use crate::nn::augment::Augment;
+use crate::nn::fit::{fit, EpochStats, FitConfig, FitHooks, FitRun};
+use crate::nn::optim::{OptimConfig, OptimKind, ScheduleKind};
+use crate::nn::recipe::{recipe, Recipe};
+use crate::nn::train::{self, classifier_objective};
 use crate::nn::{Arch, Model};
 use crate::report;
 
+/// `advlab train`'s settings; `None` takes the value of the arch's
+/// [`Recipe`].
 pub struct TrainArgs {
     pub arch: String,
     pub data: DataSpec,
-    pub epochs: usize,
-    pub batch: usize,
-    pub optim: OptimKind,
+    pub epochs: Option<usize>,
+    pub batch: Option<usize>,
+    pub optim: Option<OptimKind>,
     pub lr: Option<f32>,
-    pub momentum: f32,
-    pub weight_decay: f32,
+    pub momentum: Option<f32>,
+    pub weight_decay: Option<f32>,
     pub seed: u64,
     pub out: PathBuf,
     pub resume: bool,
     pub results: PathBuf,
     /// Training-image augmentation.
-    pub augment: Augment,
+    pub augment: Option<Augment>,
     /// Initial weights for a fresh run (fine-tuning).
     pub init: Option<PathBuf>,
     /// Learning-rate schedule: constant, step or cosine.
-    pub schedule: ScheduleKind,
+    pub schedule: Option<ScheduleKind>,
     /// Epochs between decays of the step schedule.
     pub step_size: usize,
     /// Decay factor of the step schedule.
     pub gamma: f32,
-}
-
-/// `--schedule`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ScheduleKind {
-    #[default]
-    Constant,
-    Step,
-    Cosine,
+    /// Training images held out (seeded) for validation and model selection.
+    pub val: usize,
 }
 
 impl TrainArgs {
-    /// The schedule these flags describe.
-    pub fn schedule(&self) -> Result<Schedule> {
-        Ok(match self.schedule {
-            ScheduleKind::Constant => Schedule::Constant,
-            ScheduleKind::Step => {
-                if self.step_size == 0 {
-                    bail!("--step-size must be at least 1");
-                }
-                if !(self.gamma.is_finite() && self.gamma > 0.0) {
-                    bail!("--gamma {} must be a positive number", self.gamma);
-                }
-                Schedule::Step { step_size: self.step_size, gamma: self.gamma }
-            }
-            ScheduleKind::Cosine => Schedule::Cosine { epochs: self.epochs },
-        })
+    /// The fit settings: flags over the arch's recipe.
+    pub fn config(&self, r: &Recipe) -> Result<FitConfig> {
+        let epochs = self.epochs.unwrap_or(r.epochs);
+        let optim = self.optim.unwrap_or(r.optim);
+        let mut o = OptimConfig::new(optim, self.lr.unwrap_or(if optim == r.optim { r.lr } else { default_lr(optim) }));
+        o.momentum = if optim == OptimKind::Adam { 0.9 } else { self.momentum.unwrap_or(r.momentum) };
+        o.weight_decay = self.weight_decay.unwrap_or(r.weight_decay);
+        let cfg = FitConfig {
+            epochs,
+            batch: self.batch.unwrap_or(r.batch),
+            optim: o,
+            schedule: self.schedule.unwrap_or(r.schedule).schedule(epochs, self.step_size, self.gamma)?,
+            seed: self.seed,
+            augment: self.augment.unwrap_or(r.augment),
+            log_every: 50,
+        };
+        check_flags(&cfg)?;
+        Ok(cfg)
+    }
+}
+
+fn default_lr(o: OptimKind) -> f32 {
+    match o {
+        OptimKind::Sgd => 0.05,
+        OptimKind::Adam => 1e-3,
+    }
+}
+
+/// Flag values that can be refused before any work.
+fn check_flags(c: &FitConfig) -> Result<()> {
+    if c.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    if c.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let o = &c.optim;
+    if !(o.lr.is_finite() && o.lr > 0.0) {
+        bail!("--lr {} must be a positive number", o.lr);
+    }
+    if !(o.momentum.is_finite() && (0.0..1.0).contains(&o.momentum)) {
+        bail!("--momentum {} must be in [0, 1)", o.momentum);
+    }
+    if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+        bail!("--weight-decay {} must be a number >= 0", o.weight_decay);
+    }
+    Ok(())
+}
+
+/// Fail now, not after an epoch, if `path` cannot be written: its directory
+/// must exist and accept a file.
+pub fn check_writable(flag: &str, path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        bail!("{flag} {}: directory {} does not exist", path.display(), dir.display());
+    }
+    let probe = dir.join(format!(".advlab-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| anyhow::anyhow!("{flag} {}: cannot write in {}: {e}", path.display(), dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Where the best-validation model goes: `M.safetensors` → `M.best.safetensors`.
+pub fn best_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    out.with_file_name(format!("{stem}.best.safetensors"))
+}
+
+/// After each epoch: accuracy on the validation split (the selection
+/// score) and on the test split, then the model checkpoints.
+struct ClassifierHooks<'a> {
+    gpu: &'a Arc<Gpu>,
+    model: &'a Model,
+    val: Option<&'a Dataset>,
+    test: &'a Dataset,
+    out: &'a Path,
+    seed: u64,
+}
+
+impl FitHooks for ClassifierHooks<'_> {
+    fn validate(&mut self, _epoch: usize) -> Result<(BTreeMap<String, f64>, Option<f64>)> {
+        let mut m = BTreeMap::new();
+        let mut score = None;
+        if let Some(v) = self.val {
+            let ev = train::evaluate(self.gpu, self.model, v, 1000)?;
+            m.insert("val_accuracy".to_string(), ev.accuracy);
+            score = Some(ev.accuracy);
+        }
+        let ev = train::evaluate(self.gpu, self.model, self.test, 1000)?;
+        m.insert("test_accuracy".to_string(), ev.accuracy);
+        Ok((m, score))
+    }
+
+    fn save(&mut self, st: &EpochStats, best: bool) -> Result<()> {
+        let mut meta = BTreeMap::new();
+        meta.insert("epochs_done".into(), (st.epoch + 1).to_string());
+        meta.insert("seed".into(), self.seed.to_string());
+        self.model.save(self.gpu, self.out, meta.clone())?;
+        if best {
+            meta.insert("best_val_accuracy".into(), format!("{}", st.score.unwrap_or(f64::NAN)));
+            self.model.save(self.gpu, &best_path(self.out), meta)?;
+        }
+        Ok(())
     }
 }
 
 pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
-    if a.epochs == 0 || a.batch == 0 {
-        bail!("--epochs and --batch must be at least 1");
-    }
     let arch = Arch::parse(&a.arch)?;
-    let schedule = a.schedule()?;
-    let opts = EpochOptions { augment: a.augment };
-    let train_set = data::load(&a.data, Split::Train)?;
+    arch.expect_classifier("advlab train")?;
+    let r = recipe(&arch);
+    let cfg = a.config(&r)?;
+    check_writable("--out", &a.out)?;
+    check_writable("--results", &a.results)?;
+    let full_train = data::load(&a.data, Split::Train)?;
     let test_set = data::load(&a.data, Split::Test)?;
-    let gpu = super::open_gpu(gpu_opts)?;
-    let lr = a.lr.unwrap_or(match a.optim {
-        OptimKind::Sgd => 0.05,
-        OptimKind::Adam => 1e-3,
-    });
-    let mut ocfg = OptimConfig::new(a.optim, lr);
-    ocfg.momentum = if a.optim == OptimKind::Adam { 0.9 } else { a.momentum };
-    ocfg.weight_decay = a.weight_decay;
-    let cfg = TrainConfig { epochs: a.epochs, batch: a.batch, optim: ocfg, seed: a.seed, log_every: 50 };
-
-    let state_path = train::state_path(&a.out);
-    let (model, mut opt, start_epoch) = if a.resume && a.out.exists() && state_path.exists() {
-        let model = Model::load(&gpu, arch, &a.out)?;
-        let mut opt = Optimizer::new(&gpu, &model, ocfg);
-        let done = train::load_state(&gpu, &model, &mut opt, &state_path)?;
-        eprintln!("resuming {} after epoch {done}", a.out.display());
-        (model, opt, done)
+    if matches!(a.data, DataSpec::Npy { .. }) {
+        eprintln!("note: --data npy: has one set of files, so the \"test\" accuracy below is on the training images");
+    }
+    check_labels(&a.data, &full_train, &arch)?;
+    let (train_set, val_set) = if a.val > 0 {
+        let (tr, va) = holdout(full_train.n, a.val, a.seed)?;
+        (select(&full_train, &tr), Some(select(&full_train, &va)))
     } else {
-        if a.resume {
-            eprintln!("--resume: no checkpoint at {} yet, starting fresh", a.out.display());
+        (full_train, None)
+    };
+    let gpu = super::open_gpu(gpu_opts)?;
+    let model = match (&a.init, a.resume && a.out.exists() && train::state_path(&a.out).exists()) {
+        (_, true) => Model::load(&gpu, arch, &a.out)?,
+        (Some(path), false) => {
+            let m = Model::load(&gpu, arch, path)?;
+            eprintln!("starting from the weights in {} (fresh optimiser state)", path.display());
+            m
         }
-        let model = match &a.init {
-            Some(path) => {
-                let m = Model::load(&gpu, arch, path)?;
-                eprintln!("starting from the weights in {} (fresh optimiser state)", path.display());
-                m
-            }
-            None => Model::init(&gpu, arch, a.seed),
-        };
-        let opt = Optimizer::new(&gpu, &model, ocfg);
-        (model, opt, 0)
+        (None, false) => Model::init(&gpu, arch, a.seed),
     };
     model.check_input(&format!("--data {}", a.data), &[train_set.n, train_set.c, train_set.h, train_set.w])?;
     eprintln!(
-        "training {} on {} train / {} test images, {} epochs, batch {}, {} lr {} ({}){}",
+        "training {} on {} train / {} validation / {} test images: {} epochs, batch {}, {} lr {} ({}), momentum {}, weight decay {}, augment {}",
         a.arch,
         train_set.n,
+        val_set.as_ref().map_or(0, |v| v.n),
         test_set.n,
-        a.epochs,
-        a.batch,
-        a.optim,
-        lr,
-        schedule,
-        match a.augment {
-            Augment::None => String::new(),
-            other => format!(", augment {other}"),
-        }
+        cfg.epochs,
+        cfg.batch,
+        cfg.optim.kind,
+        cfg.optim.lr,
+        cfg.schedule,
+        cfg.optim.momentum,
+        cfg.optim.weight_decay,
+        cfg.augment,
     );
 
-    let mut history = Vec::new();
-    for epoch in start_epoch..a.epochs {
-        let pb = ProgressBar::new(train_set.n as u64);
-        pb.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
-                .unwrap()
-                .progress_chars("=> "),
-        );
-        pb.set_prefix(format!("{}/{}", epoch + 1, a.epochs));
-        let lr_e = lr_at(lr, &schedule, epoch);
-        let mut st = train::train_epoch_with(
-            &gpu,
-            &model,
-            &mut opt,
-            &train_set,
-            &cfg,
-            epoch,
-            lr_e,
-            &opts,
-            |seen, loss, acc| {
-                pb.set_position(seen as u64);
-                pb.set_message(format!("loss {loss:.4} acc {:.2}%", 100.0 * acc));
-            },
-        )?;
-        pb.finish_and_clear();
-        let ev = train::evaluate(&gpu, &model, &test_set, 1000)?;
-        st.test_accuracy = Some(ev.accuracy);
-        eprintln!(
-            "epoch {}/{}: lr {:.3e}, loss {:.4}, train acc {:.2}%, test acc {:.2}%, {:.1} s ({:.0} images/s)",
-            epoch + 1,
-            a.epochs,
-            lr_e,
-            st.train_loss,
-            100.0 * st.train_accuracy,
-            100.0 * ev.accuracy,
-            st.seconds,
-            st.images_per_sec
-        );
-        let mut meta = BTreeMap::new();
-        meta.insert("epochs_done".into(), (epoch + 1).to_string());
-        meta.insert("seed".into(), a.seed.to_string());
-        model.save(&gpu, &a.out, meta)?;
-        train::save_state(&gpu, &model, &opt, &state_path, epoch + 1, &cfg)?;
-        history.push(st);
-    }
+    let identity = json!({"arch": a.arch, "data": a.data.to_string(), "val": a.val, "init": a.init});
+    let state_path = train::state_path(&a.out);
+    let run = FitRun { state_path: Some(&state_path), resume: a.resume, identity: identity.clone(), verbose: true };
+    let mut hooks =
+        ClassifierHooks { gpu: &gpu, model: &model, val: val_set.as_ref(), test: &test_set, out: &a.out, seed: a.seed };
+    let mut objective = classifier_objective(&model);
+    let rep = fit(&gpu, &model, &train_set, &cfg, &run, &mut objective, &mut hooks)?;
     let final_eval = train::evaluate(&gpu, &model, &test_set, 1000)?;
+    let h = &rep.epochs;
+    let mean = |f: fn(&EpochStats) -> f64| h.iter().map(f).sum::<f64>() / h.len().max(1) as f64;
     println!(
         "{}",
         report::markdown_table(
-            &["arch", "epochs", "test accuracy", "mean s/epoch", "images/s"],
+            &["arch", "epochs", "test accuracy", "best val accuracy (epoch)", "mean s/epoch", "images/s"],
             &[vec![
                 a.arch.clone(),
-                a.epochs.to_string(),
+                cfg.epochs.to_string(),
                 format!("{:.2}%", 100.0 * final_eval.accuracy),
-                format!("{:.2}", history.iter().map(|h| h.seconds).sum::<f64>() / history.len().max(1) as f64),
-                format!("{:.0}", history.iter().map(|h| h.images_per_sec).sum::<f64>() / history.len().max(1) as f64),
+                rep.best.map_or("-".into(), |(e, s)| format!("{:.2}% ({})", 100.0 * s, e + 1)),
+                format!("{:.2}", mean(|e| e.seconds)),
+                format!("{:.0}", mean(|e| e.images_per_sec)),
             ]]
         )
     );
+    if let Some((e, _)) = rep.best {
+        eprintln!("best validation epoch {} saved as {}", e + 1, best_path(&a.out).display());
+    }
     let v = report::envelope(
         "train",
         Some(&gpu),
-        json!({"arch": a.arch, "data": format!("{:?}", a.data), "train_images": train_set.n, "test_images": test_set.n,
-               "config": cfg, "schedule": schedule, "augment": a.augment, "init": a.init, "out": a.out, "resumed_from_epoch": start_epoch}),
-        json!({"epochs": history, "test": final_eval}),
+        json!({"arch": a.arch, "data": a.data.to_string(), "train_images": train_set.n,
+               "val_images": val_set.as_ref().map_or(0, |v| v.n), "test_images": test_set.n,
+               "config": cfg, "recipe": r, "init": a.init, "out": a.out, "resumed_from_epoch": rep.start_epoch}),
+        json!({"epochs": rep.epochs, "best_val": rep.best.map(|(e, s)| json!({"epoch": e + 1, "val_accuracy": s})),
+               "test": final_eval}),
     );
     report::write_json(&a.results, &v)?;
     super::print_profile(&gpu);
     Ok(())
+}
+
+/// Labels must be classes of the model: a 7-class MLP on 10-class data
+/// would otherwise train silently to chance.
+fn check_labels(spec: &DataSpec, d: &Dataset, arch: &Arch) -> Result<()> {
+    if let Some((i, &l)) = d.labels.iter().enumerate().find(|(_, &l)| l as usize >= arch.classes) {
+        bail!(
+            "--data {spec}: label {l} at training image {i} is not a class of --arch {} ({} classes)",
+            arch.spec,
+            arch.classes
+        );
+    }
+    Ok(())
+}
+
+/// (train, validation) positions: `val` images drawn with `seed`, both sorted.
+fn holdout(n: usize, val: usize, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    if val >= n {
+        bail!("--val {val}: the training set has only {n} images");
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7A11_DA7E));
+    let mut va = order[..val].to_vec();
+    let mut tr = order[val..].to_vec();
+    va.sort_unstable();
+    tr.sort_unstable();
+    Ok((tr, va))
+}
+
+fn select(d: &Dataset, idx: &[usize]) -> Dataset {
+    let mut images = Vec::with_capacity(idx.len() * d.image_len());
+    for &i in idx {
+        images.extend_from_slice(d.image(i));
+    }
+    Dataset { images, labels: idx.iter().map(|&i| d.labels[i]).collect(), n: idx.len(), c: d.c, h: d.h, w: d.w }
 }

@@ -55,6 +55,12 @@ pub enum Layer {
     Dropout {
         p: f32,
     },
+    /// Elementwise logistic sigmoid (a mask network's output).
+    Sigmoid,
+    /// [N, C·H·W] -> [N, C, H, W] (a mask network's output, image-shaped).
+    Unflatten {
+        shape: [usize; 3],
+    },
     /// Per-channel (x - mean[c]) / std[c] on the [0,1] input, no tensors:
     /// models take pixels in [0,1] so attacks work in pixel space.
     Normalize {
@@ -79,12 +85,14 @@ pub struct Arch {
     pub spec: String,
     /// C, H, W of one input image.
     pub input: [usize; 3],
+    /// Output classes of a classifier; 0 for a mask network, whose output
+    /// is image-shaped ([`Arch::is_mask`]).
     pub classes: usize,
     pub layers: Vec<Layer>,
 }
 
 pub const KNOWN: &str =
-    "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32, alexnet-cifar, vgg-cifar, vgg-cifar:W (widths / W), vgg-cifar:W:dS (dropout rates x S)";
+    "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32, alexnet-cifar, vgg-cifar, vgg-cifar:W (widths / W), vgg-cifar:W:dS (dropout rates x S), mask:CxHxW-H1-...-Hn (a mask network: MLP with an image-shaped sigmoid output)";
 
 /// CIFAR-10 training-set per-channel mean and standard deviation.
 pub const CIFAR_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
@@ -114,6 +122,9 @@ impl Arch {
             })?;
             return Ok(Self::vgg_cifar(spec, w, scale));
         }
+        if let Some(rest) = spec.strip_prefix("mask:") {
+            return Self::mask(spec, rest);
+        }
         let Some(rest) = spec.strip_prefix("mlp:") else {
             bail!("--arch {spec:?}: unknown architecture (known: {KNOWN})");
         };
@@ -137,6 +148,53 @@ impl Arch {
             layers.push(Layer::Linear { name: format!("fc{}", i + 1), inp: sizes[i], out: sizes[i + 1] });
         }
         Ok(Arch { spec: spec.to_string(), input, classes: *sizes.last().unwrap(), layers })
+    }
+
+    /// `mask:CxHxW-H1-...-Hn`: a mask network (SPEC §5's LAN g): Flatten,
+    /// fc1 (C·H·W → H1), ReLU, …, fc(n+1) (Hn → C·H·W), sigmoid, reshaped
+    /// to C×H×W. Tensors `fc1`…`fc(n+1)` like an MLP's; no classes.
+    fn mask(spec: &str, rest: &str) -> Result<Arch> {
+        let usage = || format!("--arch {spec:?}: a mask network is mask:CxHxW-H1-...-Hn, like mask:3x32x32-1024-1024");
+        let mut parts = rest.split('-');
+        let dims: Vec<usize> = parts
+            .next()
+            .unwrap_or("")
+            .split('x')
+            .map(|s| s.parse::<usize>().ok().filter(|&v| v > 0))
+            .collect::<Option<_>>()
+            .with_context(usage)?;
+        let [c, h, w] = dims[..] else { bail!("{}", usage()) };
+        let hidden: Vec<usize> =
+            parts.map(|s| s.parse::<usize>().ok().filter(|&v| v > 0)).collect::<Option<_>>().with_context(usage)?;
+        if hidden.is_empty() {
+            bail!("{}: at least one hidden width", usage());
+        }
+        let d = c * h * w;
+        let mut sizes = vec![d];
+        sizes.extend(&hidden);
+        sizes.push(d);
+        let mut layers = vec![Layer::Flatten];
+        for i in 0..sizes.len() - 1 {
+            if i > 0 {
+                layers.push(Layer::Relu);
+            }
+            layers.push(Layer::Linear { name: format!("fc{}", i + 1), inp: sizes[i], out: sizes[i + 1] });
+        }
+        layers.extend([Layer::Sigmoid, Layer::Unflatten { shape: [c, h, w] }]);
+        Ok(Arch { spec: spec.to_string(), input: [c, h, w], classes: 0, layers })
+    }
+
+    /// A mask network (image-shaped output in [0,1]) rather than a classifier.
+    pub fn is_mask(&self) -> bool {
+        self.classes == 0
+    }
+
+    /// Refuse a mask network where a classifier is needed; `what` names the use.
+    pub fn expect_classifier(&self, what: &str) -> Result<()> {
+        if self.is_mask() {
+            bail!("--arch {}: a mask network is not a classifier ({what} needs one)", self.spec);
+        }
+        Ok(())
     }
 
     /// LeNet-5 with ReLU and max pooling: conv5-6, pool, conv5-16, pool,
@@ -344,6 +402,23 @@ mod tests {
         }
         let full = Arch::parse("vgg-cifar").unwrap();
         assert!(full.params().iter().any(|(n, s, _)| n == "conv13.weight" && s == &vec![512, 512, 3, 3]));
+    }
+
+    #[test]
+    fn mask_network_shapes() {
+        let a = Arch::parse("mask:3x32x32-1024-1024").unwrap();
+        assert!(a.is_mask() && a.expect_classifier("eval").is_err());
+        assert_eq!(a.input, [3, 32, 32]);
+        let p: Vec<(String, Vec<usize>)> = a.params().into_iter().map(|(n, s, _)| (n, s)).collect();
+        assert_eq!(p[0], ("fc1.weight".to_string(), vec![1024, 3072]));
+        assert_eq!(p[2], ("fc2.weight".to_string(), vec![1024, 1024]));
+        assert_eq!(p[4], ("fc3.weight".to_string(), vec![3072, 1024]));
+        assert_eq!(p.len(), 6);
+        assert_eq!(a.layers.last(), Some(&Layer::Unflatten { shape: [3, 32, 32] }));
+        assert!(!Arch::parse("mlp:784-10").unwrap().is_mask());
+        for bad in ["mask:3x32x32", "mask:3x32-10", "mask:0x28x28-5", "mask:1x28x28-a", "mask:"] {
+            assert!(Arch::parse(bad).is_err(), "{bad} should be refused");
+        }
     }
 
     #[test]

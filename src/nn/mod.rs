@@ -1,10 +1,13 @@
 //! Layers, the model zoo, optimisers, training and checkpoints.
 
 pub mod arch;
+pub mod augment;
 pub mod checkpoint;
+pub mod fit;
 pub mod layers;
 pub mod model;
 pub mod optim;
+pub mod recipe;
 pub mod train;
 
 pub use arch::Arch;

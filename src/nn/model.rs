@@ -149,6 +149,11 @@ impl Model {
             h = match layer {
                 Layer::Flatten => g.flatten(h),
                 Layer::Relu => g.relu(h),
+                Layer::Sigmoid => g.sigmoid(h),
+                Layer::Unflatten { shape } => {
+                    let n = g.value(h).shape()[0];
+                    g.reshape(h, &[n, shape[0], shape[1], shape[2]])
+                }
                 Layer::Linear { .. } => {
                     let (w, b) = (*p.next().unwrap(), *p.next().unwrap());
                     g.linear(h, w, b)

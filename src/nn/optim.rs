@@ -1,10 +1,11 @@
-//! Optimisers over a model's parameters, with state kept on the GPU.
+//! Optimisers over parameter sets (one model's, several models', or free
+//! vectors beside them), with state kept on the GPU.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::model::Model;
+use super::model::{Model, Param};
 use crate::gpu::Gpu;
 use crate::ops::optim as k;
 use crate::tensor::Tensor;
@@ -36,6 +37,38 @@ impl OptimConfig {
     }
 }
 
+/// A set of trainable parameters the optimiser and `fit` work on: one
+/// model's, several models', or a model's plus free vectors (dual
+/// variables), in a fixed order. Names must be unique within a set (they
+/// key the optimiser state in checkpoints).
+pub trait ParamSet {
+    fn param_list(&self) -> Vec<&Param>;
+}
+
+impl ParamSet for Model {
+    fn param_list(&self) -> Vec<&Param> {
+        self.params.iter().collect()
+    }
+}
+
+impl ParamSet for [&Param] {
+    fn param_list(&self) -> Vec<&Param> {
+        self.to_vec()
+    }
+}
+
+impl ParamSet for Vec<&Param> {
+    fn param_list(&self) -> Vec<&Param> {
+        self.clone()
+    }
+}
+
+impl ParamSet for [Param] {
+    fn param_list(&self) -> Vec<&Param> {
+        self.iter().collect()
+    }
+}
+
 pub struct Optimizer {
     pub cfg: OptimConfig,
     /// Steps taken (Adam's t).
@@ -47,21 +80,26 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    pub fn new(gpu: &Arc<Gpu>, model: &Model, cfg: OptimConfig) -> Self {
-        let m = model.params.iter().map(|p| gpu.zeros(p.tensor.shape())).collect();
+    /// Zeroed state for every parameter of `set`.
+    pub fn new<S: ParamSet + ?Sized>(gpu: &Arc<Gpu>, set: &S, cfg: OptimConfig) -> Self {
+        let params = set.param_list();
+        let m = params.iter().map(|p| gpu.zeros(p.tensor.shape())).collect();
         let v = match cfg.kind {
-            OptimKind::Adam => model.params.iter().map(|p| gpu.zeros(p.tensor.shape())).collect(),
+            OptimKind::Adam => params.iter().map(|p| gpu.zeros(p.tensor.shape())).collect(),
             OptimKind::Sgd => Vec::new(),
         };
         Optimizer { cfg, t: 0, m, v }
     }
 
-    /// One update of every parameter with its gradient, at learning rate `lr`.
-    pub fn step(&mut self, gpu: &Gpu, model: &Model, grads: &[Tensor], lr: f32) {
-        assert_eq!(grads.len(), model.params.len(), "one gradient per parameter");
+    /// One update of every parameter of `set` (the set it was made for)
+    /// with its gradient, at learning rate `lr`.
+    pub fn step<S: ParamSet + ?Sized>(&mut self, gpu: &Gpu, set: &S, grads: &[Tensor], lr: f32) {
+        let params = set.param_list();
+        assert_eq!(grads.len(), params.len(), "one gradient per parameter");
+        assert_eq!(self.m.len(), params.len(), "optimiser made for another parameter set");
         self.t += 1;
         let c = &self.cfg;
-        for (i, (p, g)) in model.params.iter().zip(grads).enumerate() {
+        for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             match c.kind {
                 OptimKind::Sgd => k::sgd(gpu, &p.tensor, g, &self.m[i], lr, c.momentum, c.weight_decay),
                 OptimKind::Adam => k::adam(
@@ -81,9 +119,9 @@ impl Optimizer {
     }
 
     /// State tensors with names for checkpoints: `m.{param}`, `v.{param}`.
-    pub fn state(&self, model: &Model) -> Vec<(String, Tensor)> {
+    pub fn state<S: ParamSet + ?Sized>(&self, set: &S) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
-        for (i, p) in model.params.iter().enumerate() {
+        for (i, p) in set.param_list().iter().enumerate() {
             out.push((format!("m.{}", p.name), self.m[i].clone()));
             if let Some(v) = self.v.get(i) {
                 out.push((format!("v.{}", p.name), v.clone()));
@@ -109,10 +147,59 @@ pub enum Schedule {
 impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Schedule::Constant => write!(f, "constant"),
+            Schedule::Constant => f.write_str("constant"),
             Schedule::Step { step_size, gamma } => write!(f, "step: x{gamma} every {step_size} epochs"),
             Schedule::Cosine { epochs } => write!(f, "cosine over {epochs} epochs"),
         }
+    }
+}
+
+/// `--schedule`: the shape of a [`Schedule`] before the epoch count is known.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    #[default]
+    Constant,
+    Step,
+    Cosine,
+}
+
+impl ScheduleKind {
+    pub const NAMES: [&'static str; 3] = ["constant", "step", "cosine"];
+
+    /// The schedule over `epochs` epochs (`step_size`, `gamma` for Step).
+    pub fn schedule(self, epochs: usize, step_size: usize, gamma: f32) -> anyhow::Result<Schedule> {
+        Ok(match self {
+            ScheduleKind::Constant => Schedule::Constant,
+            ScheduleKind::Step => {
+                if step_size == 0 {
+                    anyhow::bail!("--step-size must be at least 1");
+                }
+                if !(gamma.is_finite() && gamma > 0.0) {
+                    anyhow::bail!("--gamma {gamma} must be a positive number");
+                }
+                Schedule::Step { step_size, gamma }
+            }
+            ScheduleKind::Cosine => Schedule::Cosine { epochs },
+        })
+    }
+}
+
+impl std::str::FromStr for ScheduleKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "constant" => ScheduleKind::Constant,
+            "step" => ScheduleKind::Step,
+            "cosine" => ScheduleKind::Cosine,
+            _ => anyhow::bail!("schedule {s:?}: expected one of {}", Self::NAMES.join(", ")),
+        })
+    }
+}
+
+impl std::fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Self::NAMES[*self as usize])
     }
 }
 
