@@ -312,7 +312,7 @@ fn enum_values_print_in_their_cli_spelling() {
                 values.push(v);
             }
         }
-        assert!(values.iter().any(|v| *v == "auto"), "{cmd:?}: no --device default in {help}");
+        assert!(values.contains(&"auto"), "{cmd:?}: no --device default in {help}");
         for v in values {
             assert_eq!(v, v.to_lowercase(), "{cmd:?} --help shows a capitalised value: {help}");
         }
