@@ -6,9 +6,11 @@
 //!
 //! Unrolled code, which WGSL has no templates for, comes from generators
 //! under build/ (listed in `GENERATORS`): a line `// @generate <file> <name>`
-//! in a shader is replaced by that generator's text. The full text of such a
-//! shader goes to OUT_DIR/<name>.wgsl, which is what naga validates and what
-//! the runtime compiles.
+//! in a shader is replaced by that generator's text. Helpers several shaders
+//! share live once under shaders/common/: a line `// @include common/<file>`
+//! is replaced by that file. The full text of such a shader goes to
+//! OUT_DIR/<name>.wgsl, which is what naga validates and what the runtime
+//! compiles; naga's errors in it get a note naming the real file and line.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,40 +34,73 @@ const GENERATORS: &[Generator] = &[
 ];
 
 const MARKER: &str = "// @generate ";
+const INCLUDE: &str = "// @include ";
 
-/// A run of lines of an expanded shader: `first` is its first line there
-/// (1-based); `origin` is the hand-written line it starts at (`Ok`) or the
-/// generator that wrote it (`Err`).
-struct Piece {
-    first: usize,
-    origin: Result<usize, &'static Generator>,
+/// Where a run of lines of an expanded shader comes from.
+enum Origin {
+    /// The shader itself, from this (1-based) line on.
+    Hand(usize),
+    /// A generator's text.
+    Generated(&'static Generator),
+    /// An included file (`shaders/common/...`), from its first line.
+    Included(String),
 }
 
-/// `src` with each marker line replaced by its generator's text, and the
-/// pieces it is made of; `None` when there is no marker. Sets `used[i]` for
-/// each `GENERATORS[i]` it inserts.
-fn expand(src: &str, shown: &str, used: &mut [bool]) -> Result<Option<(String, Vec<Piece>)>, String> {
-    if !src.lines().any(|l| l.starts_with(MARKER)) {
+/// A run of lines of an expanded shader: `first` is its first line there
+/// (1-based).
+struct Piece {
+    first: usize,
+    origin: Origin,
+}
+
+/// `src` with each marker line replaced by its generator's text and each
+/// include line by the file it names (relative to `shaders`), and the pieces
+/// it is made of; `None` when there is neither. Sets `used[i]` for each
+/// `GENERATORS[i]` it inserts and adds each included file to `included`.
+fn expand(
+    src: &str,
+    shown: &str,
+    shaders: &Path,
+    used: &mut [bool],
+    included: &mut Vec<PathBuf>,
+) -> Result<Option<(String, Vec<Piece>)>, String> {
+    if !src.lines().any(|l| l.starts_with(MARKER) || l.starts_with(INCLUDE)) {
         return Ok(None);
     }
     let (mut out, mut pieces, mut line_no) = (String::new(), Vec::new(), 1);
     for (i, line) in src.split_inclusive('\n').enumerate() {
-        let Some(spec) = line.strip_prefix(MARKER) else {
-            if pieces.last().is_none_or(|p: &Piece| p.origin.is_err()) {
-                pieces.push(Piece { first: line_no, origin: Ok(i + 1) });
+        let (text, origin) = if let Some(spec) = line.strip_prefix(MARKER) {
+            let spec = spec.trim_end();
+            let Some(g) = GENERATORS.iter().position(|g| spec == format!("{} {}", g.source, g.name)) else {
+                return Err(format!("{shown}:{}: no generator `{spec}` in build.rs GENERATORS", i + 1));
+            };
+            let text = (GENERATORS[g].generate)();
+            assert!(text.ends_with('\n'), "{spec}: generated text must end with a newline");
+            used[g] = true;
+            (text, Origin::Generated(&GENERATORS[g]))
+        } else if let Some(spec) = line.strip_prefix(INCLUDE) {
+            let spec = spec.trim_end();
+            let path = shaders.join(spec);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{shown}:{}: cannot include `{spec}` ({}): {e}", i + 1, path.display()))?;
+            if !text.ends_with('\n') || text.lines().any(|l| l.starts_with(MARKER) || l.starts_with(INCLUDE)) {
+                return Err(format!(
+                    "shaders/{spec}: an included file must end with a newline and have no @generate or @include lines"
+                ));
+            }
+            if !included.contains(&path) {
+                included.push(path);
+            }
+            (text, Origin::Included(format!("shaders/{spec}")))
+        } else {
+            if pieces.last().is_none_or(|p: &Piece| !matches!(p.origin, Origin::Hand(_))) {
+                pieces.push(Piece { first: line_no, origin: Origin::Hand(i + 1) });
             }
             out.push_str(line);
             line_no += 1;
             continue;
         };
-        let spec = spec.trim_end();
-        let Some(g) = GENERATORS.iter().position(|g| spec == format!("{} {}", g.source, g.name)) else {
-            return Err(format!("{shown}:{}: no generator `{spec}` in build.rs GENERATORS", i + 1));
-        };
-        let text = (GENERATORS[g].generate)();
-        assert!(text.ends_with('\n'), "{spec}: generated text must end with a newline");
-        used[g] = true;
-        pieces.push(Piece { first: line_no, origin: Err(&GENERATORS[g]) });
+        pieces.push(Piece { first: line_no, origin });
         out.push_str(&text);
         line_no += text.lines().count();
     }
@@ -73,26 +108,79 @@ fn expand(src: &str, shown: &str, used: &mut [bool]) -> Result<Option<(String, V
 }
 
 /// Notes for a naga error in the expanded shader `shown` (`total` lines):
-/// where its line `line` comes from, and which lines the generators wrote.
+/// where its line `line` comes from, and which lines were generated or
+/// included.
 fn origin_notes(pieces: &[Piece], total: usize, line: Option<usize>, shown: &str, hand: &str) -> String {
     let mut notes = String::new();
     if let Some(line) = line {
         let p = pieces.iter().rev().find(|p| p.first <= line).unwrap();
-        let from = match p.origin {
-            Ok(l) => format!("{hand}:{}", l + line - p.first),
-            Err(g) => format!("line {} of what `{}` in {} writes", line - p.first + 1, g.name, g.source),
+        let from = match &p.origin {
+            Origin::Hand(l) => format!("{hand}:{}", l + line - p.first),
+            Origin::Generated(g) => format!("line {} of what `{}` in {} writes", line - p.first + 1, g.name, g.source),
+            Origin::Included(file) => format!("{file}:{}", line - p.first + 1),
         };
         writeln!(notes, "note: {shown}:{line} is {from}").unwrap();
     }
     let mut parts = Vec::new();
     for (i, p) in pieces.iter().enumerate() {
-        if let Err(g) = p.origin {
-            let end = pieces.get(i + 1).map_or(total, |n| n.first - 1);
-            parts.push(format!("{}-{end} from `{}` in {}", p.first, g.name, g.source));
+        let end = pieces.get(i + 1).map_or(total, |n| n.first - 1);
+        match &p.origin {
+            Origin::Hand(_) => {}
+            Origin::Generated(g) => parts.push(format!("{}-{end} generated by `{}` in {}", p.first, g.name, g.source)),
+            Origin::Included(file) => parts.push(format!("{}-{end} from {file}", p.first)),
         }
     }
-    write!(notes, "note: {shown} is {hand} with generated lines {}", parts.join(", ")).unwrap();
+    write!(notes, "note: {shown} is {hand} with lines {}", parts.join(", ")).unwrap();
     notes
+}
+
+/// Rust source for the layout of the shader's params struct (its
+/// `var<uniform> p`) as naga lays it out: `Some(ParamsLayout { .. })`, or
+/// `None` when the shader has no `p`. Checked against the host structs by
+/// the test in src/gpu/params.rs.
+fn params_layout(module: &naga::Module) -> String {
+    let is_p = |v: &naga::GlobalVariable| v.space == naga::AddressSpace::Uniform && v.name.as_deref() == Some("p");
+    let Some((_, var)) = module.global_variables.iter().find(|(_, v)| is_p(v)) else {
+        return "None".into();
+    };
+    let naga::TypeInner::Struct { members, span } = &module.types[var.ty].inner else {
+        return format!(
+            "Some(ParamsLayout {{ size: {}, fields: &[] }})",
+            module.types[var.ty].inner.size(module.to_ctx())
+        );
+    };
+    let fields: Vec<String> = members
+        .iter()
+        .map(|m| {
+            format!(
+                "ParamField {{ name: {:?}, offset: {}, size: {}, ty: {:?} }}",
+                m.name.as_deref().unwrap_or(""),
+                m.offset,
+                module.types[m.ty].inner.size(module.to_ctx()),
+                type_name(module, m.ty)
+            )
+        })
+        .collect();
+    format!("Some(ParamsLayout {{ size: {span}, fields: &[{}] }})", fields.join(", "))
+}
+
+/// A WGSL type spelt as its Rust twin where it has one: `u32`, `f32`,
+/// `[u32; 3]`; vectors as `vec4<f32>`; anything else as naga's debug text.
+fn type_name(module: &naga::Module, ty: naga::Handle<naga::Type>) -> String {
+    let scalar = |s: naga::Scalar| match (s.kind, s.width) {
+        (naga::ScalarKind::Uint, 4) => "u32".to_string(),
+        (naga::ScalarKind::Sint, 4) => "i32".to_string(),
+        (naga::ScalarKind::Float, 4) => "f32".to_string(),
+        _ => format!("{s:?}"),
+    };
+    match &module.types[ty].inner {
+        naga::TypeInner::Scalar(s) => scalar(*s),
+        naga::TypeInner::Vector { size, scalar: s } => format!("vec{}<{}>", *size as u8, scalar(*s)),
+        naga::TypeInner::Array { base, size: naga::ArraySize::Constant(n), .. } => {
+            format!("[{}; {n}]", type_name(module, *base))
+        }
+        other => format!("{other:?}"),
+    }
 }
 
 fn main() {
@@ -116,6 +204,8 @@ fn main() {
     let mut out = String::from("// @generated by build.rs from shaders/*.wgsl (and build/*_gen.rs) — do not edit.\n");
     let mut failed = false;
     let mut used = vec![false; GENERATORS.len()];
+    let mut included = Vec::new();
+    let mut file_consts = Vec::new();
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let src = std::fs::read_to_string(path).expect("readable shader");
@@ -124,7 +214,7 @@ fn main() {
         let hand = format!("shaders/{file_name}");
         // An expanded shader is written to OUT_DIR before validating, so the
         // lines naga reports can be opened; a note maps them back.
-        let (src, shown, source_path, pieces) = match expand(&src, &hand, &mut used) {
+        let (src, shown, source_path, pieces) = match expand(&src, &hand, &dir, &mut used, &mut included) {
             Ok(None) => (src, hand.clone(), path.clone(), Vec::new()),
             Ok(Some((full, pieces))) => {
                 let out_path = out_dir.join(&file_name);
@@ -169,10 +259,12 @@ fn main() {
         let file_const = format!("{}_WGSL", stem.to_uppercase());
         writeln!(
             out,
-            "pub static {file_const}: ShaderFile = ShaderFile {{ name: {stem:?}, source: include_str!({:?}) }};",
-            source_path.display().to_string()
+            "pub static {file_const}: ShaderFile = ShaderFile {{ name: {stem:?}, source: include_str!({:?}), params: {} }};",
+            source_path.display().to_string(),
+            params_layout(&module),
         )
         .unwrap();
+        file_consts.push(file_const.clone());
         for (i, ep) in module.entry_points.iter().enumerate() {
             if ep.stage != naga::ShaderStage::Compute {
                 continue;
@@ -224,6 +316,15 @@ fn main() {
             .unwrap();
         }
     }
+    for path in &included {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    for entry in std::fs::read_dir(dir.join("common")).into_iter().flatten().flatten() {
+        if !included.contains(&entry.path()) {
+            eprintln!("error: no shader has the line `{INCLUDE}common/{}`", entry.file_name().to_string_lossy());
+            failed = true;
+        }
+    }
     for (g, used) in GENERATORS.iter().zip(&used) {
         if !used {
             eprintln!("error: no shader has the line `{MARKER}{} {}`", g.source, g.name);
@@ -233,5 +334,7 @@ fn main() {
     if failed {
         std::process::exit(1);
     }
+    let all: Vec<String> = file_consts.iter().map(|c| format!("&{c}")).collect();
+    writeln!(out, "pub static SHADER_FILES: &[&ShaderFile] = &[{}];", all.join(", ")).unwrap();
     std::fs::write(out_dir.join("kernels.rs"), out).unwrap();
 }

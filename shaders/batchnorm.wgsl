@@ -55,9 +55,7 @@ fn reduce2(a: f32, b: f32, lid: u32) -> vec2<f32> {
     return r;
 }
 
-fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
-    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
-}
+// @include common/linear_tex.wgsl
 
 // A lane's walk over the elements e = lid, lid + WG, ... of one channel,
 // as (n, i) = (e / HW, e % HW) advanced by adds: a division per element

@@ -59,13 +59,7 @@ struct Params {
 // `pad`'s output, vec4 i of the padded tensor
 @group(0) @binding(15) var<storage, read_write> padded: array<vec4<f32>>;
 
-fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
-    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
-}
-
-fn ldt(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u));
-}
+// @include common/linear_tex.wgsl
 
 // Direct kernels' register tile: TO = 8 output (or input, in backward_data)
 // channels x TP = 8 pixels, held as four mat4x4 (column = pixel, row =

@@ -18,15 +18,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> mask: array<f32>;
 
-// Tensors bound to read-only storage-texture bindings arrive as linear
-// textures (see
-// Gpu::dispatch_binds): flat element i at texel ((i/4) % 4096, (i/4) / 4096).
-// On lavapipe a texel fetch costs a fraction of a storage-buffer load, and a
-// storage-texture load skips the per-lane mip-level lookups of a sampled
-// texture's.
-fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
-    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
-}
+// @include common/linear_tex.wgsl
 
 const WG: u32 = 256u;
 

@@ -15,13 +15,7 @@ struct Params {
 @group(0) @binding(2) var yt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
 
-// Tensors bound to read-only storage-texture bindings arrive as linear
-// textures (see
-// Gpu::dispatch_binds): vec4 i at texel (i % 4096, i / 4096). On lavapipe a
-// texel fetch costs a fraction of a storage-buffer load.
-fn ldt(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u));
-}
+// @include common/linear_tex.wgsl
 
 const WG: u32 = 256u;
 

@@ -26,15 +26,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> s_out: array<f32>;
 
-// Tensors bound to read-only storage-texture bindings arrive as linear
-// textures (see
-// Gpu::dispatch_binds): flat element i at texel ((i/4) % 4096, (i/4) / 4096).
-// On lavapipe a texel fetch costs a fraction of a storage-buffer load, and a
-// storage-texture load skips the per-lane mip-level lookups of a sampled
-// texture's.
-fn ld(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
-    return textureLoad(t, vec2<u32>((i >> 2u) & 4095u, i >> 14u))[i & 3u];
-}
+// @include common/linear_tex.wgsl
 
 override SIZE: u32 = 3u;
 

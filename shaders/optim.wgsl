@@ -30,9 +30,7 @@ struct Params {
 @group(0) @binding(6) var mt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(7) var vt: texture_storage_2d<rgba32float, read>;
 
-fn ldt(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2<u32>(i & 4095u, i >> 12u));
-}
+// @include common/linear_tex.wgsl
 
 const WG: u32 = 256u;
 

@@ -9,6 +9,7 @@ pub mod data;
 pub mod fsutil;
 pub mod gpu;
 pub mod grid;
+pub mod names;
 pub mod nn;
 pub mod ops;
 pub mod report;

@@ -326,9 +326,59 @@ fn train_resume_refuses_other_settings() {
         &["train", "--arch", "mlp:784-8-10", "--epochs", "2", "--lr", "0.1", "--resume", "--out", o, "--results", r],
         &["--resume", "optim.lr", "0.05 then, 0.1 now"],
     );
-    let (ok, _, err) = advlab(&["train", "--arch", "mlp:784-8-10", "--epochs", "2", "--resume", "--out", o, "--results", r]);
+    let (ok, _, err) =
+        advlab(&["train", "--arch", "mlp:784-8-10", "--epochs", "2", "--resume", "--out", o, "--results", r]);
     assert!(ok && err.contains("resuming after epoch 1"), "{err}");
     // the recipe is in --help
     let (_, help, _) = advlab(&["train", "--help"]);
     assert!(help.contains("lenet") && help.contains("--schedule cosine") && help.contains("--val"), "{help}");
+}
+
+/// Option values print as the command line spells them (`gpu`, `sgd`,
+/// `crop-flip`), never as Rust names (`Gpu`, `Sgd`, `CropFlip`): in
+/// `--help` defaults and possible values, errors and progress lines.
+#[test]
+fn enum_values_print_in_their_cli_spelling() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["train"],
+        &["eval"],
+        &["predict"],
+        &["warp"],
+        &["flow-loss"],
+        &["bench", "train"],
+        &["attack", "fgsm"],
+        &["attack", "pgd"],
+        &["attack", "cw"],
+        &["attack", "jsma"],
+        &["attack", "stadv"],
+    ];
+    for cmd in commands {
+        let (ok, help, err) = advlab(&[cmd, &["--help"][..]].concat());
+        assert!(ok, "{cmd:?} --help: {err}");
+        let mut values = Vec::new();
+        for line in help.lines().map(str::trim) {
+            if let Some(v) = line.strip_prefix("[default: ").and_then(|v| v.strip_suffix(']')) {
+                values.push(v);
+            }
+            if let Some(v) = line.strip_prefix("- ").and_then(|v| v.split(':').next()) {
+                values.push(v);
+            }
+        }
+        assert!(values.contains(&"auto"), "{cmd:?}: no --device default in {help}");
+        for v in values {
+            assert_eq!(v, v.to_lowercase(), "{cmd:?} --help shows a capitalised value: {help}");
+        }
+    }
+    assert_one_line_error(
+        &["--device", "gpu", "--adapter", "no-such-gpu-xyz", "eval", "--arch", "mlp:784-10", "--model", "x"],
+        &["no-such-gpu-xyz", "matches no gpu adapter"],
+    );
+    let out = tmp("spelling.safetensors");
+    let (res, out) = (tmp("spelling.json"), out.to_str().unwrap());
+    let args = ["train", "--arch", "mlp:784-10", "--epochs", "1", "--augment", "--out", out, "--results"];
+    let (ok, _, err) = advlab(&[&args[..], &[res.to_str().unwrap()]].concat());
+    assert!(ok, "{err}");
+    let line = err.lines().find(|l| l.starts_with("training ")).unwrap_or_else(|| panic!("no training line: {err}"));
+    assert!(line.contains(" sgd lr ") && line.contains(" (constant)") && line.contains("augment crop-flip"), "{line}");
 }

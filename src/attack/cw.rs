@@ -26,8 +26,9 @@ use crate::nn::Model;
 use crate::ops::attack::{self as k, AdamTf, CwEvalMode};
 use crate::tensor::Tensor;
 
+crate::names::named_enum! {
 /// Which loss the abort-early test watches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AbortScope {
     /// Each image stops on its own loss (the reference code at its default
@@ -37,6 +38,7 @@ pub enum AbortScope {
     /// The whole batch stops on the batch-summed loss (the reference code
     /// with batch_size > 1).
     Batch,
+}
 }
 
 /// C&W L2 settings. Defaults: cleverhans (5 binary steps, 1000 iterations,

@@ -31,8 +31,9 @@ use crate::nn::Model;
 use crate::ops::attack::{self as k, JSMA_ST};
 use crate::tensor::Tensor;
 
+crate::names::named_enum! {
 /// F in the Jacobian.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JacobianKind {
     /// Softmax probabilities (cleverhans 2018, `model.get_probs`).
@@ -40,6 +41,7 @@ pub enum JacobianKind {
     Probs,
     /// Logits ("JSMA-Z", later cleverhans).
     Logits,
+}
 }
 
 /// JSMA settings. Defaults: the cleverhans MNIST tutorial (θ = 1, γ = 0.1,

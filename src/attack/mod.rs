@@ -48,21 +48,22 @@ pub use jsma::{jsma_max_iters, JsmaConfig};
 /// The valid pixel box every attack clips to.
 pub const PIXEL_BOX: (f32, f32) = (0.0, 1.0);
 
+crate::names::named_enum! {
 /// Norm of an FGSM / PGD step and budget.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Norm {
     /// L∞: steps along sign(∇), projection onto the box [x-ε, x+ε].
-    #[value(name = "inf")]
     #[serde(rename = "inf")]
     Inf,
     /// L2: steps along ∇/||∇||₂, projection onto the ball ||δ||₂ ≤ ε.
-    #[value(name = "2")]
     #[serde(rename = "2")]
     L2,
 }
+}
 
+crate::names::named_enum! {
 /// Which class an untargeted attack moves away from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LabelSource {
     /// The given (true) label.
@@ -71,6 +72,7 @@ pub enum LabelSource {
     /// The model's prediction on the clean image (cleverhans' default,
     /// avoids "label leaking").
     Pred,
+}
 }
 
 /// One attack and its settings.

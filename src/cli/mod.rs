@@ -3,6 +3,7 @@
 
 pub mod attack;
 pub mod bench;
+pub mod choice;
 pub mod merge;
 pub mod model_cmds;
 pub mod stadv;

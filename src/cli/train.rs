@@ -192,12 +192,12 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         test_set.n,
         cfg.epochs,
         cfg.batch,
-        json!(cfg.optim.kind).as_str().unwrap_or("?"),
+        cfg.optim.kind,
         cfg.optim.lr,
         cfg.schedule,
         cfg.optim.momentum,
         cfg.optim.weight_decay,
-        json!(cfg.augment).as_str().unwrap_or("?"),
+        cfg.augment,
     );
 
     let identity = json!({"arch": a.arch, "data": a.data.to_string(), "val": a.val, "init": a.init});

@@ -149,8 +149,9 @@ fn rgba32f_texture(
     })
 }
 
+crate::names::named_enum! {
 /// `--device`: which kind of adapter to use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeviceChoice {
     /// The best hardware GPU, else the software adapter.
     #[default]
@@ -159,6 +160,7 @@ pub enum DeviceChoice {
     Gpu,
     /// wgpu's software/fallback adapter (lavapipe on Linux).
     Cpu,
+}
 }
 
 #[derive(Clone, Debug, Default)]
@@ -253,8 +255,8 @@ fn choose_adapter(opts: &GpuOptions) -> Result<wgpu::Adapter> {
         .collect();
     if cands.is_empty() {
         return Err(match &name {
-            Some(n) => anyhow!("--adapter {n:?} matches no {:?} adapter; available: {listing}", opts.device),
-            None => anyhow!("--device {:?}: no such adapter; available: {listing}", opts.device),
+            Some(n) => anyhow!("--adapter {n:?} matches no {} adapter; available: {listing}", opts.device),
+            None => anyhow!("--device {}: no such adapter; available: {listing}", opts.device),
         });
     }
     cands.sort_by_key(|a| std::cmp::Reverse(rank(&a.get_info())));

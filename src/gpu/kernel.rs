@@ -27,6 +27,27 @@ pub enum BindingKind {
 pub struct ShaderFile {
     pub name: &'static str,
     pub source: &'static str,
+    /// Layout of its params struct (`var<uniform> p`), if it has one.
+    pub params: Option<ParamsLayout>,
+}
+
+/// A WGSL struct's layout as naga computes it (see build.rs); the host's
+/// `#[repr(C)]` twins are checked against it (src/gpu/params.rs).
+#[derive(Debug)]
+pub struct ParamsLayout {
+    /// Bytes, trailing padding included.
+    pub size: usize,
+    pub fields: &'static [ParamField],
+}
+
+/// One member of a [`ParamsLayout`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParamField {
+    pub name: &'static str,
+    pub offset: usize,
+    pub size: usize,
+    /// `u32`, `f32`, `[u32; 3]`, `vec4<f32>`, ...
+    pub ty: &'static str,
 }
 
 /// One compute entry point of a shader file.
@@ -52,6 +73,6 @@ impl Kernel {
 
 /// All kernels, one `static` per entry point (see build.rs).
 pub mod kernels {
-    use super::{BindingKind, Kernel, ShaderFile};
+    use super::{BindingKind, Kernel, ParamField, ParamsLayout, ShaderFile};
     include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
 }

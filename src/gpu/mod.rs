@@ -4,6 +4,7 @@
 
 mod context;
 pub mod kernel;
+pub mod params;
 mod pool;
 mod profiler;
 mod recorder;

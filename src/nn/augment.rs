@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::model::step_seed;
 
+crate::names::named_enum! {
 /// Training-set augmentation, drawn on the host per image from (seed, epoch).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Augment {
     /// None: the images as stored.
@@ -19,6 +20,7 @@ pub enum Augment {
     /// Horizontal flip only: half the regularisation of crop-flip, for small
     /// nets that underfit with crops.
     Flip,
+}
 }
 
 impl Augment {

@@ -10,13 +10,15 @@ use crate::gpu::Gpu;
 use crate::ops::optim as k;
 use crate::tensor::Tensor;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+crate::names::named_enum! {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimKind {
     /// SGD with momentum (PyTorch semantics).
     Sgd,
     /// Adam (PyTorch semantics, L2 weight decay).
     Adam,
+}
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]

@@ -10,30 +10,31 @@
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    batch: u32,
-    classes: u32,
-    mode: u32,
-    eps: f32,
-    step: f32,
-    lo: f32,
-    hi: f32,
-    dir: f32,
-    kappa: f32,
-    mul: f32,
-    plus: f32,
-    lr_t: f32,
-    beta1: f32,
-    beta2: f32,
-    adam_eps: f32,
-    tiles: u32,
-    max_iters: u32,
-    theta: f32,
-    flags: u32,
-    _pad: [u32; 4],
+crate::gpu::params::params_struct! {
+    #[derive(Debug, Default)]
+    struct Params for crate::gpu::kernels::ATTACK_WGSL {
+        n: u32,
+        batch: u32,
+        classes: u32,
+        mode: u32,
+        eps: f32,
+        step: f32,
+        lo: f32,
+        hi: f32,
+        dir: f32,
+        kappa: f32,
+        mul: f32,
+        plus: f32,
+        lr_t: f32,
+        beta1: f32,
+        beta2: f32,
+        adam_eps: f32,
+        tiles: u32,
+        max_iters: u32,
+        theta: f32,
+        flags: u32,
+        _pad: [u32; 4],
+    }
 }
 
 /// Floats per image in the C&W state buffer (see `cw_eval` in attack.wgsl).

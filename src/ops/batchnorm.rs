@@ -13,17 +13,18 @@ use crate::tensor::Tensor;
 pub const DEFAULT_EPS: f32 = 1e-5;
 pub const DEFAULT_MOMENTUM: f32 = 0.1;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    hw: u32,
-    flags: u32,
-    eps: f32,
-    momentum: f32,
-    _pad0: u32,
-    _pad1: u32,
+crate::gpu::params::params_struct! {
+    #[derive(Debug, Default)]
+    struct Params for crate::gpu::kernels::BATCHNORM_WGSL {
+        n: u32,
+        c: u32,
+        hw: u32,
+        flags: u32,
+        eps: f32,
+        momentum: f32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 /// What the training forward returns: the output and the per-channel batch

@@ -43,25 +43,26 @@ use crate::gpu::{groups_1d, kernels as k, Bind, Gpu, ScratchTextures};
 use crate::ops::{gemm, reduce};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    o: u32,
-    kh: u32,
-    kw: u32,
-    oh: u32,
-    ow: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    flags: u32,
-    chunk: u32,
-    total: u32,
+crate::gpu::params::params_struct! {
+    #[derive(Debug, Default)]
+    struct Params for crate::gpu::kernels::CONV2D_WGSL {
+        n: u32,
+        c: u32,
+        h: u32,
+        w: u32,
+        o: u32,
+        kh: u32,
+        kw: u32,
+        oh: u32,
+        ow: u32,
+        sh: u32,
+        sw: u32,
+        ph: u32,
+        pw: u32,
+        flags: u32,
+        chunk: u32,
+        total: u32,
+    }
 }
 
 /// Register tile of the direct kernels (TO x TP in conv2d.wgsl).

@@ -9,17 +9,18 @@ use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::ops::elementwise;
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    threshold: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+crate::gpu::params::params_struct! {
+    #[derive(Debug, Default)]
+    struct Params for crate::gpu::kernels::DROPOUT_WGSL {
+        n: u32,
+        seed_lo: u32,
+        seed_hi: u32,
+        threshold: u32,
+        scale: f32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
 }
 
 /// Training-mode dropout with drop probability `p` in [0, 1]:

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    mode: u32,
-    a: f32,
-    b: f32,
+crate::gpu::params::params_struct! {
+    struct Params for crate::gpu::kernels::ELEMENTWISE_WGSL {
+        n: u32,
+        mode: u32,
+        a: f32,
+        b: f32,
+    }
 }
 
 /// Functions of `unary` (the `mode` uniform).

@@ -43,17 +43,17 @@ use std::sync::{Arc, OnceLock};
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    flags: u32,
-    s0: u32,
-    s1: u32,
-    s2: u32,
-    s3: u32,
+crate::gpu::params::params_struct! {
+    struct Params for crate::gpu::kernels::GEMM_WGSL {
+        m: u32,
+        n: u32,
+        k: u32,
+        flags: u32,
+        s0: u32,
+        s1: u32,
+        s2: u32,
+        s3: u32,
+    }
 }
 
 /// Which operands are transposed. A is [M,K] (or [K,M] when `ta`), B is

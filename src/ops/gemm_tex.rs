@@ -22,21 +22,22 @@ use crate::tensor::Tensor;
 
 use super::gemm::Trans;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k4: u32,
-    flags: u32,
-    rows: u32,
-    cols: u32,
-    width: u32,
-    height: u32,
-    bw: u32,
-    abw: u32,
-    bbw: u32,
-    pad: u32,
+crate::gpu::params::params_struct! {
+    #[derive(Default)]
+    struct Params for crate::gpu::kernels::GEMM_TEX_WGSL {
+        m: u32,
+        n: u32,
+        k4: u32,
+        flags: u32,
+        rows: u32,
+        cols: u32,
+        width: u32,
+        height: u32,
+        bw: u32,
+        abw: u32,
+        bbw: u32,
+        pad: u32,
+    }
 }
 
 /// Rows of C per lane, and lanes per workgroup (both fixed in the shader).

@@ -8,17 +8,18 @@ use std::sync::Arc;
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    hw: u32,
-    size: u32,
-    alpha: f32,
-    beta: f32,
-    k: f32,
-    _pad: u32,
+crate::gpu::params::params_struct! {
+    #[derive(Debug, Default)]
+    struct Params for crate::gpu::kernels::LRN_WGSL {
+        n: u32,
+        c: u32,
+        hw: u32,
+        size: u32,
+        alpha: f32,
+        beta: f32,
+        k: f32,
+        _pad: u32,
+    }
 }
 
 /// `nn.LocalResponseNorm` hyper-parameters (PyTorch defaults: alpha 1e-4,

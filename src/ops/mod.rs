@@ -15,3 +15,43 @@ pub mod reduce;
 pub mod softmax_xent;
 pub mod tv;
 pub mod warp;
+
+#[cfg(test)]
+mod tests {
+    use crate::gpu::kernels::SHADER_FILES;
+    use crate::gpu::params::{layout_mismatches, HostParams};
+
+    /// Every host params struct (declared with `params_struct!`).
+    const HOST: &[&HostParams] = &[
+        &super::attack::PARAMS_LAYOUT,
+        &super::batchnorm::PARAMS_LAYOUT,
+        &super::conv2d::PARAMS_LAYOUT,
+        &super::dropout::PARAMS_LAYOUT,
+        &super::elementwise::PARAMS_LAYOUT,
+        &super::gemm::PARAMS_LAYOUT,
+        &super::gemm_tex::PARAMS_LAYOUT,
+        &super::lrn::PARAMS_LAYOUT,
+        &super::optim::PARAMS_LAYOUT,
+        &super::pool::PARAMS_LAYOUT,
+        &super::reduce::PARAMS_LAYOUT,
+        &super::softmax_xent::PARAMS_LAYOUT,
+        &super::tv::PARAMS_LAYOUT,
+        &super::warp::PARAMS_LAYOUT,
+    ];
+
+    /// Shaders whose params struct is declared outside src/ops, not (yet)
+    /// with `params_struct!`.
+    const UNCHECKED: &[&str] = &["stadv"];
+
+    #[test]
+    fn host_params_structs_match_the_shaders() {
+        let mut bad: Vec<String> = HOST.iter().flat_map(|h| layout_mismatches(h)).collect();
+        for file in SHADER_FILES.iter().filter(|f| f.params.is_some()) {
+            let n = HOST.iter().filter(|h| std::ptr::eq(h.shader, *file)).count();
+            if n == 0 && !UNCHECKED.contains(&file.name) {
+                bad.push(format!("shaders/{}.wgsl: no host params struct declared with params_struct!", file.name));
+            }
+        }
+        assert!(bad.is_empty(), "params layouts differ:\n{}", bad.join("\n"));
+    }
+}

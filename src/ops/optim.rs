@@ -3,19 +3,20 @@
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: u32,
-    lr: f32,
-    momentum: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    bc1: f32,
-    bc2: f32,
-    _pad1: [u32; 3],
+crate::gpu::params::params_struct! {
+    #[derive(Default)]
+    struct Params for crate::gpu::kernels::OPTIM_WGSL {
+        n: u32,
+        _pad: u32,
+        lr: f32,
+        momentum: f32,
+        beta2: f32,
+        eps: f32,
+        weight_decay: f32,
+        bc1: f32,
+        bc2: f32,
+        _pad1: [u32; 3],
+    }
 }
 
 /// PyTorch SGD with momentum (dampening 0) and L2 weight decay, in place.

@@ -7,21 +7,22 @@ use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::ops::conv2d::out_size;
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    planes: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    mode: u32,
+crate::gpu::params::params_struct! {
+    #[derive(Debug, Default)]
+    struct Params for crate::gpu::kernels::POOL_WGSL {
+        planes: u32,
+        h: u32,
+        w: u32,
+        oh: u32,
+        ow: u32,
+        kh: u32,
+        kw: u32,
+        sh: u32,
+        sw: u32,
+        ph: u32,
+        pw: u32,
+        mode: u32,
+    }
 }
 
 const MAX: u32 = 0;

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    scale: f32,
-    _pad: u32,
+crate::gpu::params::params_struct! {
+    struct Params for crate::gpu::kernels::REDUCE_WGSL {
+        rows: u32,
+        cols: u32,
+        scale: f32,
+        _pad: u32,
+    }
 }
 
 fn rows_cols(x: &Tensor) -> (usize, usize) {

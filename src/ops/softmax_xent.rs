@@ -5,13 +5,13 @@ use std::sync::Arc;
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    classes: u32,
-    _pad0: u32,
-    _pad1: u32,
+crate::gpu::params::params_struct! {
+    struct Params for crate::gpu::kernels::SOFTMAX_XENT_WGSL {
+        batch: u32,
+        classes: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 fn params(logits: &Tensor, labels: &Tensor) -> (usize, usize, Params) {

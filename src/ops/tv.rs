@@ -16,8 +16,9 @@ use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::ops::reduce;
 use crate::tensor::Tensor;
 
+crate::names::named_enum! {
 /// The offset set S.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Neighbours {
     /// The four diagonal neighbours (±1, ±1), as in the stAdv reference code.
@@ -26,9 +27,11 @@ pub enum Neighbours {
     /// The four axis neighbours (±1, 0), (0, ±1).
     Cross4,
 }
+}
 
+crate::names::named_enum! {
 /// What a neighbour outside the image holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Padding {
     /// Zero flow (the stAdv demo; required for the §7 certificate's N).
@@ -38,9 +41,11 @@ pub enum Padding {
     /// a constant flow costs |S|·n·sqrt(ε).
     Symmetric,
 }
+}
 
+crate::names::named_enum! {
 /// Where the square root is taken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     /// One root per pixel and offset (reference v0.2; SPEC's recommendation).
@@ -50,6 +55,7 @@ pub enum Variant {
     /// when the thesis was written): an ℓ2 norm per shift, so much smaller
     /// than the per-pixel sum for the same flow.
     Shift,
+}
 }
 
 /// Options of L_flow. Default: per pixel, diag4, constant padding, ε = 1e-8.
@@ -70,19 +76,19 @@ impl Default for FlowLossOpts {
 
 impl fmt::Display for FlowLossOpts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}, {:?} padding, eps {:e}, root per {:?}", self.neighbours, self.padding, self.eps, self.variant)
+        write!(f, "{}, {} padding, eps {:e}, root per {}", self.neighbours, self.padding, self.eps, self.variant)
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    h: u32,
-    w: u32,
-    mode: u32,
-    eps: f32,
-    _pad: [u32; 3],
+crate::gpu::params::params_struct! {
+    struct Params for crate::gpu::kernels::TV_WGSL {
+        n: u32,
+        h: u32,
+        w: u32,
+        mode: u32,
+        eps: f32,
+        _pad: [u32; 3],
+    }
 }
 
 fn params(flow: &Tensor, opts: &FlowLossOpts) -> Params {

@@ -11,13 +11,13 @@ use crate::autograd::{Graph, Var};
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    h: u32,
-    w: u32,
+crate::gpu::params::params_struct! {
+    struct Params for crate::gpu::kernels::WARP_WGSL {
+        n: u32,
+        c: u32,
+        h: u32,
+        w: u32,
+    }
 }
 
 /// (N, C, H, W) of an image batch, checked against its flow.

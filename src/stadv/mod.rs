@@ -82,8 +82,9 @@ impl TauSearch {
     }
 }
 
+crate::names::named_enum! {
 /// How the flow is optimised.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StadvOptimizer {
     /// Adam, batched on the GPU (per-element, hence per-image, state).
@@ -93,6 +94,7 @@ pub enum StadvOptimizer {
     /// GPU evaluations; `iterations` caps the evaluations. The reference
     /// optimiser; robust to the scale of τ·L_flow under the hinge.
     Lbfgs,
+}
 }
 
 /// Settings of one stAdv attack.
