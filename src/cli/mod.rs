@@ -3,7 +3,9 @@
 
 pub mod attack;
 pub mod bench;
+pub mod certify;
 pub mod model_cmds;
+pub mod sdp;
 pub mod stadv;
 pub mod train;
 pub mod warp;
