@@ -280,7 +280,7 @@ fn gpu_batch_matches_the_f64_reference() {
     let ids: Vec<(usize, usize)> = (0..np).map(|k| (0, k + 1)).collect();
     for (left, b, copies) in [(Left::Diag, &lam, 2), (Left::ConstPlusDiag, &ones, 1)] {
         let probs: Vec<Bipartite> = avecs.iter().map(|a| Bipartite { m, n, w: &w, a, left, b, copies }).collect();
-        let g = batch::solve_gpu(&gpu, &probs, &ids, &opts(1e-3));
+        let (g, _) = batch::solve_gpu(&gpu, &probs, &ids, &opts(1e-3));
         let c = batch::solve_cpu(&probs, &ids, &opts(1e-5));
         for (x, y) in g.iter().zip(&c) {
             assert!(x.converged, "{left:?}: {x:?}");

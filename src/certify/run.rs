@@ -123,14 +123,14 @@ pub fn certify(gpu_opts: &GpuOptions, o: &CertifyOptions) -> Result<CertifySumma
     let problems: Vec<_> = avecs.iter().map(|a| setup.problem(&mlp, a)).collect();
     let d = problems[0].dim();
     let t0 = Instant::now();
-    let (pairs, adapter) = match o.solver {
+    let (pairs, stats, adapter) = match o.solver {
         Solver::Gpu => {
             let gpu = crate::cli::open_gpu(gpu_opts)?;
-            let r = batch::solve_gpu(&gpu, &problems, &ids, &o.sdp);
+            let (r, st) = batch::solve_gpu(&gpu, &problems, &ids, &o.sdp);
             crate::cli::print_profile(&gpu);
-            (r, Some(gpu.adapter_name()))
+            (r, Some(st), Some(gpu.adapter_name()))
         }
-        Solver::Cpu => (batch::solve_cpu(&problems, &ids, &o.sdp), None),
+        Solver::Cpu => (batch::solve_cpu(&problems, &ids, &o.sdp), None, None),
     };
     let seconds_pairs = t0.elapsed().as_secs_f64();
     // bounds and verdicts
@@ -188,6 +188,7 @@ pub fn certify(gpu_opts: &GpuOptions, o: &CertifyOptions) -> Result<CertifySumma
     let results = json!({
         "pairs": pairs,
         "seconds_all_pairs": seconds_pairs,
+        "batch": stats,
         "max_sweeps_used": pairs.iter().map(|p| p.sweeps).max(),
         "all_pairs_converged": pairs.iter().all(|p| p.converged),
         "clean_accuracy": clean_accuracy,
