@@ -151,9 +151,7 @@ pub fn solve_gpu(
             .filter(|&k| done[k].is_none())
             .filter(|&k| last || (obj[k] - last_obj[k]).abs() <= thresh[k] * obj[k].abs().max(1e-300))
             .collect();
-        for k in 0..np {
-            last_obj[k] = obj[k];
-        }
+        last_obj.copy_from_slice(&obj);
         if !cand.is_empty() {
             let vl = gpu.read(&st.vl);
             let vr = gpu.read(&st.vr);

@@ -156,7 +156,7 @@ pub fn lanczos_max(n: usize, steps: usize, start: &[f64], matvec: &mut dyn FnMut
             }
         }
         let b = dot(&w, &w).sqrt();
-        if k + 1 == steps || !(b > 1e-13 * a.abs().max(1e-300)) || !b.is_finite() {
+        if k + 1 == steps || b.is_nan() || b <= 1e-13 * a.abs().max(1e-300) || !b.is_finite() {
             break;
         }
         beta.push(b);
