@@ -4,6 +4,7 @@
 pub mod attack;
 pub mod autograd;
 pub mod bench;
+pub mod certify;
 pub mod cli;
 pub mod data;
 pub mod fsutil;

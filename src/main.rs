@@ -64,6 +64,10 @@ enum Cmd {
     Warp(cli::warp::WarpCmd),
     /// Per-image stAdv flow loss L_flow of flows in an .npy file
     FlowLoss(cli::warp::FlowLossCmd),
+    /// Generic SDP max ⟨P,Z⟩, diag Z ≤ 1, Z ⪰ 0 for a symmetric P.npy: verified lower/upper bounds, c.npy
+    Sdp(cli::sdp::SdpCmd),
+    /// SDP certificates of an mlp:D-H-K against spatial flows or pixel L∞ (results.json, bounds, duals, PNG)
+    Certify(cli::certify::CertifyCmd),
 }
 
 fn parse_data(s: &str) -> Result<DataSpec, String> {
@@ -314,6 +318,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Merge { dirs, out_dir } => cli::merge::run(&dirs, &out_dir),
         Cmd::Warp(w) => cli::warp::run_warp(&g, &w),
         Cmd::FlowLoss(f) => cli::warp::run_flow_loss(&g, &f),
+        Cmd::Sdp(s) => cli::sdp::run(&s),
+        Cmd::Certify(c) => cli::certify::run(&g, &c),
         Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),
         Cmd::Bench(BenchCmd::Conv { arch, batch, reps, results }) => cli::bench::conv(&g, &arch, batch, reps, &results),
         Cmd::Bench(BenchCmd::Attack { arch, model, data, count, batch, seed, results }) => {

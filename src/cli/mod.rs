@@ -3,9 +3,11 @@
 
 pub mod attack;
 pub mod bench;
+pub mod certify;
 pub mod choice;
 pub mod merge;
 pub mod model_cmds;
+pub mod sdp;
 pub mod stadv;
 pub mod train;
 pub mod warp;

@@ -140,6 +140,26 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
     Ok((shape, v))
 }
 
+/// Read a float64 or float32 array (C order) as f64. Returns (shape, data).
+pub fn read_npy_f64(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
+    let bytes = read_file(path)?;
+    let (header, data) = parse_header(path, &bytes)?;
+    let dt = header.dtype();
+    let size = match &dt {
+        DType::Plain(ts) if ts.type_char() == TypeChar::Float && matches!(ts.size_field(), 4 | 8) => ts.size_field(),
+        _ => bail!("{}: expected dtype float64 (<f8) or float32 (<f4), found {}", path.display(), dtype_name(&dt)),
+    };
+    let shape = check_layout(path, &header, data, size as usize)?;
+    let f = NpyFile::with_header(header, data);
+    let dec = |e: std::io::Error| anyhow!("{}: cannot decode float data: {e}", path.display());
+    let v: Vec<f64> = if size == 8 {
+        f.into_vec::<f64>().map_err(dec)?
+    } else {
+        f.into_vec::<f32>().map_err(dec)?.into_iter().map(f64::from).collect()
+    };
+    Ok((shape, v))
+}
+
 /// Read a 1-D array of integer labels (int64, int32, int16, int8, uint8, uint16, uint32, uint64).
 pub fn read_npy_labels(path: &Path) -> Result<Vec<i64>> {
     read_npy_ints(path, "labels", "label")
@@ -201,6 +221,23 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
     {
         let mut w = WriteOptions::<f32>::new()
             .dtype(DType::Plain("<f4".parse().expect("valid type string")))
+            .shape(&shape64)
+            .writer(&mut buf)
+            .begin_nd()
+            .map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
+        w.extend(data.iter().copied()).map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
+        w.finish().map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
+    }
+    write_atomic(path, &buf)
+}
+
+/// Write a float64 array (C order, little-endian `<f8`), atomically.
+pub fn write_npy_f64(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
+    let shape64 = check_shape_len(path, shape, data.len())?;
+    let mut buf = Vec::with_capacity(128 + data.len() * 8);
+    {
+        let mut w = WriteOptions::<f64>::new()
+            .dtype(DType::Plain("<f8".parse().expect("valid type string")))
             .shape(&shape64)
             .writer(&mut buf)
             .begin_nd()

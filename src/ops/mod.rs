@@ -3,6 +3,7 @@
 
 pub mod attack;
 pub mod batchnorm;
+pub mod certify;
 pub mod conv2d;
 pub mod dropout;
 pub mod elementwise;
