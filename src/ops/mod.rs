@@ -26,6 +26,7 @@ mod tests {
     const HOST: &[&HostParams] = &[
         &super::attack::PARAMS_LAYOUT,
         &super::batchnorm::PARAMS_LAYOUT,
+        &super::certify::PARAMS_LAYOUT,
         &super::conv2d::PARAMS_LAYOUT,
         &super::dropout::PARAMS_LAYOUT,
         &super::elementwise::PARAMS_LAYOUT,
