@@ -290,7 +290,7 @@ fn train_refuses_bad_flags_up_front() {
     let base = ["train", "--arch", "mlp:784-8-10", "--out", o];
     for (extra, needles) in [
         (&["--lr", "nan"][..], &["--lr", "NaN"][..]),
-        (&["--lr", "-0.1"], &["--lr", "positive"]),
+        (&["--lr", "-0.1"], &["--lr", ">= 0"]),
         (&["--epochs", "0"], &["--epochs"]),
         (&["--batch", "0"], &["--batch"]),
         (&["--momentum", "1.5"], &["--momentum"]),

@@ -84,8 +84,9 @@ fn check_flags(c: &FitConfig) -> Result<()> {
         bail!("--batch must be at least 1");
     }
     let o = &c.optim;
-    if !(o.lr.is_finite() && o.lr > 0.0) {
-        bail!("--lr {} must be a positive number", o.lr);
+    // lr 0 is allowed: it keeps the weights, e.g. to check an --init file.
+    if !(o.lr.is_finite() && o.lr >= 0.0) {
+        bail!("--lr {} must be a number >= 0", o.lr);
     }
     if !(o.momentum.is_finite() && (0.0..1.0).contains(&o.momentum)) {
         bail!("--momentum {} must be in [0, 1)", o.momentum);

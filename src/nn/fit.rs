@@ -267,9 +267,6 @@ fn check_config(cfg: &FitConfig) -> Result<()> {
             bail!("{name} {v} must be a finite number >= 0");
         }
     }
-    if o.lr == 0.0 {
-        bail!("learning rate must be positive, got 0");
-    }
     Ok(())
 }
 
