@@ -8,17 +8,17 @@ use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::ops::gemm::{self, NN, TN};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    r: u32,
-    pairs: u32,
-    off: u32,
-    copies: u32,
-    cols: u32,
-    _pad: u32,
+crate::gpu::params::params_struct! {
+    struct Params for crate::gpu::kernels::CERTIFY_WGSL {
+        m: u32,
+        n: u32,
+        r: u32,
+        pairs: u32,
+        off: u32,
+        copies: u32,
+        cols: u32,
+        _pad: u32,
+    }
 }
 
 /// The GPU state of a batch of pair problems.
