@@ -114,7 +114,7 @@ fn eval_labels_outside_the_models_classes_are_an_error() {
     // A 7-class model on 10-class data used to score silently.
     let m = tmp("seven.safetensors");
     let w = vec![0.01f32; 7 * 784];
-    let b = vec![0.0f32; 7];
+    let b = [0.0f32; 7];
     advlab::nn::checkpoint::save(
         &m,
         &[("fc1.weight".into(), vec![7, 784], &w[..]), ("fc1.bias".into(), vec![7], &b[..])],

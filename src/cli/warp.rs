@@ -61,40 +61,7 @@ impl FlowLossCmd {
     }
 }
 
-fn shape_str(s: &[usize]) -> String {
-    format!("[{}]", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))
-}
-
-/// Read and check a flow file: f32, [N, 2, H, W], every value finite.
-/// Returns (N, H, W) and the data.
-pub fn read_flow(path: &Path) -> Result<([usize; 3], Vec<f32>)> {
-    let (shape, data) = npy::read_npy_f32(path)?;
-    let [n, two, h, w] = shape[..] else {
-        bail!("{}: expected a flow of shape [N, 2, H, W], found {}", path.display(), shape_str(&shape));
-    };
-    if two != 2 {
-        bail!(
-            "{}: expected a flow of shape [N, 2, H, W] (vertical and horizontal shift), found {}",
-            path.display(),
-            shape_str(&shape)
-        );
-    }
-    if n == 0 || h == 0 || w == 0 {
-        bail!("{}: flow array of shape {} is empty", path.display(), shape_str(&shape));
-    }
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        let (b, rest) = (i / (2 * h * w), i % (2 * h * w));
-        let (c, pix) = (rest / (h * w), rest % (h * w));
-        bail!(
-            "{}: {} at flat index {i} (image {b}, channel {c}, pixel ({}, {})); flows must be finite",
-            path.display(),
-            data[i],
-            pix / w,
-            pix % w
-        );
-    }
-    Ok(([n, h, w], data))
-}
+pub use crate::data::npy::read_flow;
 
 /// Warp images with flows; returns the warped images in the input's shape.
 pub fn warp_files(gpu_opts: &GpuOptions, input: &Path, flow: &Path) -> Result<(Vec<usize>, Vec<f32>)> {

@@ -182,7 +182,7 @@ mod tests {
         // uint8 written by hand through the label reader's sibling format
         let pu = d.join("u8.npy");
         let mut h = "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }".to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
