@@ -202,3 +202,29 @@ fn warp_and_flow_loss_write_results() {
     assert!(!y.exists());
     assert_one_line_error(&["flow-loss", "--flow", s(&f), "--results", s(&wr)], &["warp.json", "`advlab warp`"]);
 }
+
+/// On wgpu's OpenGL backend (picked when no Vulkan driver is installed)
+/// the kernels' GLSL is rejected; that is one line naming the adapter and
+/// the kernel, not a panic in wgpu's error handler. Where no GL adapter
+/// exists the run fails with the adapter error; where one builds the
+/// kernels it succeeds.
+#[test]
+fn gl_backend_fails_in_one_line() {
+    let m = fixture_model();
+    let res = tmp("gl.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_advlab"))
+        .args(["eval", "--arch", "mlp:784-32-16-10", "--model", s(&m), "--results", s(&res)])
+        .env("NODEVICE_SELECT", "1")
+        .env("WGPU_BACKEND", "gl")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    if !out.status.success() {
+        let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errs.len(), 1, "{err}");
+        if errs[0].contains("(Gl,") {
+            assert!(errs[0].contains("cannot build advlab's kernels") && errs[0].contains("kernel "), "{}", errs[0]);
+        }
+    }
+}

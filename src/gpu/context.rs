@@ -353,7 +353,7 @@ impl Gpu {
             ProfileMode::WallClock
         };
         let prof = Profiler::new(&device, &queue, mode);
-        Ok(Arc::new(Gpu {
+        let gpu = Arc::new(Gpu {
             device,
             queue,
             info,
@@ -369,7 +369,36 @@ impl Gpu {
             bound_textures: Mutex::default(),
             params,
             slot,
-        }))
+        });
+        gpu.probe_kernels()?;
+        Ok(gpu)
+    }
+
+    /// Build one kernel that reads a linear texture through a function
+    /// argument, as most kernels do, and turn a failure into one line.
+    /// wgpu's OpenGL backend (what wgpu picks when no Vulkan driver is
+    /// installed) rejects such GLSL ("... is not allowed on function
+    /// parameter"); without this check the first kernel a command needs
+    /// panicked in wgpu's error handler.
+    fn probe_kernels(&self) -> Result<()> {
+        let k = &super::kernels::ELEMENTWISE_UNARY;
+        // a shader the backend's compiler rejects is an Internal error
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let _ = self.pipeline(k, &[]);
+        let errors = [pollster::block_on(internal.pop()), pollster::block_on(validation.pop())];
+        if let Some(e) = errors.into_iter().flatten().next() {
+            self.pipelines.lock().unwrap().clear();
+            let text = e.to_string();
+            let cause = text.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("").to_string();
+            bail!(
+                "adapter {} cannot build advlab's kernels (kernel {}: {cause}); use a Vulkan, Metal or DX12 adapter \
+                 (on Linux without a GPU: install mesa-vulkan-drivers and set WGPU_BACKEND=vulkan)",
+                describe(&self.info),
+                k.name()
+            );
+        }
+        Ok(())
     }
 
     /// "name (backend, type)": goes into every results.json.
