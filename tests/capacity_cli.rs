@@ -159,6 +159,11 @@ fn train_refuses_a_batch_beyond_the_device_and_trains_within_it() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     one_line_error(&args, Some(CAP_KIB), &["--batch 100000", &format!("at most {DEVICE_BATCH} images")]);
     assert!(!out.exists(), "a refused batch must not leave a model behind");
+    let bench = d.join("bench.json");
+    for b in [&["bench", "train", "--arch", ARCH][..], &["bench", "conv", "--arch", "lenet"][..]] {
+        let args = [b, &["--batch", "100000", "--results", s(&bench)][..]].concat();
+        one_line_error(&args, Some(CAP_KIB), &["--batch 100000", "at most"]);
+    }
     // the largest batch that fits trains, and its end-of-epoch evaluation
     // (1000 test images) runs in device batches too
     let args = train(&DEVICE_BATCH.to_string());

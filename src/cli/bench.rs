@@ -25,6 +25,7 @@ pub fn train(
     let arch_p = Arch::parse(arch)?;
     let data = data::load(spec, Split::Train)?;
     let gpu = super::open_gpu(gpu_opts)?;
+    crate::nn::capacity::check_train_batch(&arch_p, &gpu, batch)?;
     let model = Model::init(&gpu, arch_p, 0);
     let cfg = TrainConfig {
         epochs,
@@ -87,6 +88,9 @@ pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, 
     anyhow::ensure!(batch > 0 && reps > 0, "--batch and --reps must be at least 1");
     let parsed: Vec<Arch> = archs.iter().map(|a| Arch::parse(a)).collect::<Result<_>>()?;
     let gpu = super::open_gpu(gpu_opts)?;
+    for arch in &parsed {
+        crate::nn::capacity::check_train_batch(arch, &gpu, batch)?;
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect() };
     let mut rows = Vec::new();
