@@ -706,7 +706,7 @@ impl Gpu {
         let bytes = shape.iter().try_fold(4u64, |b, &d| b.checked_mul(d as u64)).unwrap_or(u64::MAX).max(4);
         if bytes > self.max_tensor_bytes() {
             bail!(
-                "a tensor of shape {shape:?} ({} KiB) exceeds this adapter's buffer binding limit of {} KiB; use fewer images",
+                "a tensor of shape {shape:?} ({} KiB) exceeds this adapter's buffer binding limit of {} KiB",
                 bytes.div_ceil(1024),
                 self.max_tensor_bytes() >> 10
             );
