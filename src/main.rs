@@ -51,9 +51,9 @@ enum Cmd {
     /// Attacks: fgsm, pgd, cw, jsma, stadv (write adv.npy, results.json, grid.png to --out-dir)
     #[command(subcommand)]
     Attack(AttackAll),
-    /// Join the --out-dir of every shard of one sharded attack (--shard K/N) into one, as the unsharded run writes it
+    /// Join the outputs of every shard (--shard K/N) of one attack (--out-dirs) or eval (--results files) into what the unsharded run writes
     Merge {
-        /// The shards' output directories (any order; each holds results.json, adv.npy, labels.npy)
+        /// The shards' outputs, any order: attack --out-dirs (results.json, adv.npy, labels.npy) or eval results.json files
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
         /// Where to write the merged adv.npy, labels.npy, results.json
@@ -161,6 +161,13 @@ struct EvalCmd {
     /// Images per batch (a batch larger than the adapter holds runs as several device batches)
     #[arg(long, default_value_t = 1000)]
     batch: usize,
+    /// Score only slice K of N of the selected images, or `auto` (K from SLURM_ARRAY_TASK_ID or
+    /// JOB_COMPLETION_INDEX); join the shards' --results with `advlab merge`
+    #[arg(long)]
+    shard: Option<String>,
+    /// Shard count for --shard auto (default: SLURM_ARRAY_TASK_COUNT)
+    #[arg(long)]
+    shards: Option<usize>,
     /// Where to write results.json
     #[arg(long, default_value = "results.json")]
     results: PathBuf,
@@ -310,6 +317,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 selection: &advlab::data::Selection { split: e.split, indices: e.indices.clone(), count: None },
                 batch: e.batch,
                 results: &e.results,
+                shard: advlab::shard::resolve(e.shard.as_deref().map(str::parse).transpose()?, e.shards, |k| {
+                    std::env::var(k).ok()
+                })?,
             },
         ),
         Cmd::Predict(p) => cli::model_cmds::predict(&g, &p.arch, &p.model, &p.input, &p.out, p.batch),

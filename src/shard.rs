@@ -18,10 +18,12 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::data::Selected;
 
@@ -74,6 +76,98 @@ pub fn shard_selected(sel: Selected, shard: Shard) -> Result<Selected> {
     }
     let pos: Vec<usize> = r.collect();
     Ok(Selected { data: sel.data.select(&pos), index: pos.iter().map(|&p| sel.index[p]).collect() })
+}
+
+/// `PATH` itself if it is a file, else `PATH/results.json`: where a shard's
+/// results are (`advlab merge` takes attack --out-dirs and eval --results).
+pub fn results_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// One shard's results.json, read: which shard it is and the whole file.
+#[derive(Debug, Clone)]
+pub struct ShardOutput {
+    pub path: PathBuf,
+    pub shard: Shard,
+    pub command: String,
+    pub envelope: Value,
+}
+
+/// Read `results_file(path)` of a sharded run.
+pub fn read_shard_output(path: &Path) -> Result<ShardOutput> {
+    let path = results_file(path);
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow!("{}: cannot read ({e})", path.display()))?;
+    let envelope: Value = serde_json::from_str(&text).map_err(|e| anyhow!("{}: not JSON ({e})", path.display()))?;
+    let shard = match envelope.pointer("/settings/shard") {
+        Some(Value::String(s)) => match s.parse::<ShardSpec>() {
+            Ok(ShardSpec::Fixed(sh)) => sh,
+            _ => bail!("{}: settings.shard {s:?} is not K/N", path.display()),
+        },
+        _ => bail!("{}: not the output of a sharded run (settings.shard is missing or null)", path.display()),
+    };
+    let command = envelope.get("command").and_then(Value::as_str).unwrap_or("").to_string();
+    Ok(ShardOutput { path, shard, command, envelope })
+}
+
+/// settings without `shard`, to compare shards.
+pub fn settings_but_shard(v: &Value) -> Value {
+    let mut s = v.get("settings").cloned().unwrap_or(Value::Null);
+    if let Some(o) = s.as_object_mut() {
+        o.remove("shard");
+    }
+    s
+}
+
+/// Sort `parts` by K and check they are shards 1..N of one run: the same
+/// command and settings (but --shard), each K exactly once.
+pub fn check_shard_set(parts: &mut [ShardOutput]) -> Result<()> {
+    if parts.is_empty() {
+        bail!("merge: give the shards' outputs");
+    }
+    parts.sort_by_key(|p| p.shard.k);
+    let first = &parts[0];
+    let n = first.shard.n;
+    let settings = settings_but_shard(&first.envelope);
+    for p in parts.iter() {
+        if p.shard.n != n {
+            bail!(
+                "{}: shard {} does not belong to the {n}-shard run of {}",
+                p.path.display(),
+                p.shard,
+                first.path.display()
+            );
+        }
+        if p.command != first.command {
+            bail!(
+                "{}: results of `advlab {}`, but {} holds `advlab {}`",
+                p.path.display(),
+                p.command,
+                first.path.display(),
+                first.command
+            );
+        }
+        if settings_but_shard(&p.envelope) != settings {
+            bail!(
+                "{}: settings differ from {}'s (shards must share every setting but --shard)",
+                p.path.display(),
+                first.path.display()
+            );
+        }
+    }
+    for (want, p) in (1..=n).zip(parts.iter()) {
+        if p.shard.k != want {
+            let what = if p.shard.k < want { "given twice" } else { "missing" };
+            bail!("merge: shard {want}/{n} is {what} ({} outputs given for {n} shards)", parts.len());
+        }
+    }
+    if parts.len() != n {
+        bail!("merge: {} outputs given for {n} shards (shard {}/{n} is missing)", parts.len(), parts.len() + 1);
+    }
+    Ok(())
 }
 
 impl fmt::Display for Shard {

@@ -257,6 +257,8 @@ fn train_init_starts_from_the_given_weights() {
         "1",
         "--lr",
         "0",
+        "--weight-decay",
+        "0",
         "--augment",
         "flip",
         "--init",

@@ -169,3 +169,62 @@ fn eval_reads_npydir_test_files_and_train_warns_on_npy() {
     assert_eq!(warn.len(), 1, "{err}");
     assert!(warn[0].contains("training images") && warn[0].contains("npydir:DIR"), "{}", warn[0]);
 }
+
+/// `warp` and `flow-loss` write results.json with `--results` (adapter,
+/// settings, their numbers) and never over another command's results.
+#[test]
+fn warp_and_flow_loss_write_results() {
+    let (x, f, y) = (tmp("wx.npy"), tmp("wf.npy"), tmp("wy.npy"));
+    write_npy_f32(&x, &[2, 1, 28, 28], &[0.25; 2 * 784]).unwrap();
+    let flow: Vec<f32> = (0..2 * 2 * 784).map(|i| (i % 7) as f32 * 0.1).collect();
+    write_npy_f32(&f, &[2, 2, 28, 28], &flow).unwrap();
+    let (wr, fr) = (tmp("warp.json"), tmp("flow.json"));
+    let _ = (std::fs::remove_file(&wr), std::fs::remove_file(&fr));
+    let (ok, _, err) = advlab(&["warp", "--input", s(&x), "--flow", s(&f), "--out", s(&y), "--results", s(&wr)]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&wr).unwrap()).unwrap();
+    assert_eq!(v["command"], "warp");
+    assert!(v["adapter"].is_string() && v["settings"]["flow"].as_str().unwrap().ends_with("wf.npy"), "{v}");
+    assert_eq!(v["results"]["images"], 2);
+    let (ok, _, err) = advlab(&["flow-loss", "--flow", s(&f), "--variant", "shift", "--results", s(&fr)]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&fr).unwrap()).unwrap();
+    assert_eq!((v["command"].as_str(), v["settings"]["variant"].as_str()), (Some("flow-loss"), Some("shift")));
+    let l = v["results"]["l_flow"].as_array().unwrap();
+    assert_eq!(l.len(), 2);
+    assert!(l[0].as_f64().unwrap() > 0.0);
+    // each refuses the other's file, before any work
+    let _ = std::fs::remove_file(&y);
+    assert_one_line_error(
+        &["warp", "--input", s(&x), "--flow", s(&f), "--out", s(&y), "--results", s(&fr)],
+        &["flow.json", "flow-loss"],
+    );
+    assert!(!y.exists());
+    assert_one_line_error(&["flow-loss", "--flow", s(&f), "--results", s(&wr)], &["warp.json", "`advlab warp`"]);
+}
+
+/// On wgpu's OpenGL backend (picked when no Vulkan driver is installed)
+/// the kernels' GLSL is rejected; that is one line naming the adapter and
+/// the kernel, not a panic in wgpu's error handler. Where no GL adapter
+/// exists the run fails with the adapter error; where one builds the
+/// kernels it succeeds.
+#[test]
+fn gl_backend_fails_in_one_line() {
+    let m = fixture_model();
+    let res = tmp("gl.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_advlab"))
+        .args(["eval", "--arch", "mlp:784-32-16-10", "--model", s(&m), "--results", s(&res)])
+        .env("NODEVICE_SELECT", "1")
+        .env("WGPU_BACKEND", "gl")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    if !out.status.success() {
+        let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errs.len(), 1, "{err}");
+        if errs[0].contains("(Gl,") {
+            assert!(errs[0].contains("cannot build advlab's kernels") && errs[0].contains("kernel "), "{}", errs[0]);
+        }
+    }
+}

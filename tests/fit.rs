@@ -177,7 +177,8 @@ fn resume_replays_bit_for_bit() {
         ];
         Arch { spec: "tiny-bn".into(), input: [1, 28, 28], classes: 10, layers }
     };
-    let cases: [(&str, Box<dyn Fn() -> Arch>, OptimKind, advlab::nn::augment::Augment); 3] = [
+    type Case = (&'static str, Box<dyn Fn() -> Arch>, OptimKind, advlab::nn::augment::Augment);
+    let cases: [Case; 3] = [
         ("mlp sgd", Box::new(|| Arch::parse("mlp:784-16-10").unwrap()), OptimKind::Sgd, Default::default()),
         ("mlp adam", Box::new(|| Arch::parse("mlp:784-16-10").unwrap()), OptimKind::Adam, Default::default()),
         ("bn dropout crop-flip", Box::new(tiny_bn), OptimKind::Sgd, advlab::nn::augment::Augment::CropFlip),
@@ -192,7 +193,7 @@ fn resume_replays_bit_for_bit() {
         let mut obj = classifier_objective(&m1);
         fit(&gpu, &m1, &data, &cfg, &quiet(), &mut obj, &mut NoHooks).unwrap();
 
-        let path = dir.join(&format!("{}.safetensors", what.replace(' ', "-")));
+        let path = dir.join(format!("{}.safetensors", what.replace(' ', "-")));
         let state = train::state_path(&path);
         let m2 = Model::init(&gpu, arch(), 3);
         let mut one = cfg.clone();
@@ -235,7 +236,7 @@ fn resume_refuses_other_settings() {
         [(&lr, &ident, "optim.lr"), (&batch, &ident, "batch"), (&more, &serde_json::json!({"arch": "x"}), "arch")]
     {
         let r = FitRun { identity: id.clone(), ..run.clone() };
-        let e = fit(&gpu, &model, &data, c, &r, &mut obj, &mut NoHooks).err().expect("resume with other settings");
+        let e = fit(&gpu, &model, &data, c, &r, &mut obj, &mut NoHooks).expect_err("resume with other settings");
         let msg = format!("{e:#}");
         assert!(msg.contains(key) && msg.contains("--resume") && !msg.contains('\n'), "{msg}");
     }

@@ -301,3 +301,42 @@ fn split_indices_and_shard_auto_pick_the_images() {
     );
     assert!(!d.join("x").exists());
 }
+
+/// `advlab eval --shard K/N` on 3 shards, merged, gives the unsharded
+/// eval's summary, per-class accuracy, confusion and per-image records.
+#[test]
+fn sharded_eval_merges_into_the_unsharded_eval() {
+    let d = dir("eval-shards");
+    let m = model();
+    let run = |out: &Path, shard: Option<&str>| {
+        let mut a = vec!["eval", "--arch", ARCH, "--model", s(m), "--batch", "100", "--results", s(out)];
+        if let Some(k) = shard {
+            a.extend(["--shard", k]);
+        }
+        ok(&a);
+    };
+    let full = d.join("full.json");
+    run(&full, None);
+    let parts: Vec<PathBuf> = (1..=3).map(|k| d.join(format!("shard{k}.json"))).collect();
+    for (k, p) in parts.iter().enumerate() {
+        run(p, Some(&format!("{}/3", k + 1)));
+    }
+    assert_eq!(json(&parts[0])["results"]["per_image"].as_array().unwrap().len(), 333);
+    let merged = d.join("merged");
+    ok(&["merge", s(&parts[1]), s(&parts[2]), s(&parts[0]), "--out-dir", s(&merged)]);
+    let (a, b) = (json(&full), json(&merged.join("results.json")));
+    assert_eq!(b["command"], "eval");
+    for k in ["eval", "per_class", "confusion", "per_image"] {
+        assert_eq!(a["results"][k], b["results"][k], "eval merge: {k}");
+    }
+    assert_eq!(a["settings"], b["settings"]);
+    assert_eq!(a["results"]["per_image"].as_array().unwrap().len(), 1000);
+    assert_eq!(a["results"]["per_image"][999]["index"], 999);
+    one_line_error(&["merge", s(&parts[0]), s(&parts[1]), "--out-dir", s(&d.join("m2"))], &["shard 3/3", "missing"]);
+    one_line_error(&["merge", s(&full), "--out-dir", s(&d.join("m3"))], &["full.json", "sharded"]);
+    // a shard outside 1..=N is refused before any work
+    one_line_error(
+        &["eval", "--arch", ARCH, "--model", s(m), "--shard", "4/3", "--results", s(&d.join("bad.json"))],
+        &["--shard", "K/N"],
+    );
+}

@@ -18,39 +18,20 @@ use serde_json::Value;
 use super::schema::{AttackResults, SweepPoint, Timing};
 use crate::data::npy;
 use crate::report;
-use crate::shard::{Shard, ShardSpec};
+use crate::shard::{check_shard_set, read_shard_output, ShardOutput};
 
 /// One shard's output directory, read.
 struct Part {
     dir: PathBuf,
-    shard: Shard,
     envelope: Value,
     results: AttackResults,
 }
 
-fn read_part(dir: &Path) -> Result<Part> {
-    let path = dir.join("results.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let envelope: Value = serde_json::from_str(&text).map_err(|e| anyhow!("{}: not JSON ({e})", path.display()))?;
-    let shard = match envelope.pointer("/settings/shard") {
-        Some(Value::String(s)) => match s.parse::<ShardSpec>() {
-            Ok(ShardSpec::Fixed(sh)) => sh,
-            _ => bail!("{}: settings.shard {s:?} is not K/N", path.display()),
-        },
-        _ => bail!("{}: not the output of a sharded attack (settings.shard is missing or null)", path.display()),
-    };
-    let results: AttackResults = serde_json::from_value(envelope.get("results").cloned().unwrap_or(Value::Null))
-        .map_err(|e| anyhow!("{}: results are not an attack's results ({e})", path.display()))?;
-    Ok(Part { dir: dir.to_path_buf(), shard, envelope, results })
-}
-
-/// settings without `shard`, to compare shards.
-fn settings_but_shard(v: &Value) -> Value {
-    let mut s = v.get("settings").cloned().unwrap_or(Value::Null);
-    if let Some(o) = s.as_object_mut() {
-        o.remove("shard");
-    }
-    s
+fn read_part(out: ShardOutput) -> Result<Part> {
+    let results: AttackResults = serde_json::from_value(out.envelope.get("results").cloned().unwrap_or(Value::Null))
+        .map_err(|e| anyhow!("{}: results are not an attack's results ({e})", out.path.display()))?;
+    let dir = out.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(Part { dir, envelope: out.envelope, results })
 }
 
 /// What a merge joined.
@@ -67,42 +48,11 @@ pub fn merge_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<Merged> {
     if dirs.is_empty() {
         bail!("merge: give the shards' output directories");
     }
-    let mut parts = dirs.iter().map(|d| read_part(d)).collect::<Result<Vec<_>>>()?;
-    parts.sort_by_key(|p| p.shard.k);
+    let mut outs = dirs.iter().map(|d| read_shard_output(&d.join("results.json"))).collect::<Result<Vec<_>>>()?;
+    check_shard_set(&mut outs)?;
+    let command = outs[0].command.clone();
+    let parts = outs.into_iter().map(read_part).collect::<Result<Vec<_>>>()?;
     let first = &parts[0];
-    let n = first.shard.n;
-    let command = first.envelope.get("command").and_then(Value::as_str).unwrap_or("").to_string();
-    let settings = settings_but_shard(&first.envelope);
-    for p in &parts {
-        if p.shard.n != n {
-            bail!(
-                "{}: shard {} does not belong to the {n}-shard run of {}",
-                p.dir.display(),
-                p.shard,
-                first.dir.display()
-            );
-        }
-        let c = p.envelope.get("command").and_then(Value::as_str).unwrap_or("");
-        if c != command {
-            bail!("{}: results of `advlab {c}`, but {} holds `advlab {command}`", p.dir.display(), first.dir.display());
-        }
-        if settings_but_shard(&p.envelope) != settings {
-            bail!(
-                "{}: settings differ from {}'s (shards must share every setting but --shard)",
-                p.dir.display(),
-                first.dir.display()
-            );
-        }
-    }
-    for (want, p) in (1..=n).zip(&parts) {
-        if p.shard.k != want {
-            let what = if p.shard.k < want { "given twice" } else { "missing" };
-            bail!("merge: shard {want}/{n} is {what} ({} directories given for {n} shards)", parts.len());
-        }
-    }
-    if parts.len() != n {
-        bail!("merge: {} directories given for {n} shards (shard {}/{n} is missing)", parts.len(), parts.len() + 1);
-    }
 
     // Arrays: concatenated in shard order.
     let cat_f32 = |name: &str| -> Result<Option<(Vec<usize>, Vec<f32>)>> {
@@ -194,5 +144,5 @@ pub fn merge_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<Merged> {
         report::plot::save_robust_accuracy(&out_dir.join(report::plot::SWEEP_PNG), s, &command)?;
     }
     report::write_json(&results_path, &env)?;
-    Ok(Merged { command, shards: n, images: results.per_image.len(), results })
+    Ok(Merged { command, shards: parts.len(), images: results.per_image.len(), results })
 }

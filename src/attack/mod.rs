@@ -37,6 +37,7 @@ use serde::Serialize;
 
 use crate::autograd::{Graph, Var};
 use crate::gpu::Gpu;
+use crate::nn::capacity::{device_batch, Pass};
 use crate::nn::Model;
 use crate::tensor::Tensor;
 
@@ -415,9 +416,10 @@ pub fn run_attack_indexed(
     if index.len() != labels.len() {
         bail!("attack: {} image indices for {} labels", index.len(), labels.len());
     }
-    if opts.batch == 0 {
-        bail!("--batch 0: must be at least 1");
-    }
+    // Images are attacked independently, so a --batch beyond what the
+    // adapter holds runs as smaller device batches with the same results
+    // (C&W's batch-scoped abort apart, whose documented results depend on it).
+    let batch = device_batch(&model.arch, gpu, opts.batch, Pass::Backward)?.size;
     let per = model.arch.input_len();
     let classes = model.arch.classes;
     let [c, h, w] = model.arch.input;
@@ -445,7 +447,7 @@ pub fn run_attack_indexed(
         bail!("{} is a targeted attack: give --targets T.npy or --target random", cfg.name());
     }
     let maxb = gpu.limits.max_compute_workgroups_per_dimension as usize;
-    let batch = opts.batch.min(maxb);
+    let batch = batch.min(maxb);
 
     let start = Instant::now();
     let mut adv = vec![0f32; images.len()];

@@ -23,7 +23,7 @@ use crate::attack::{
 };
 use crate::data::{self, DataSpec, Split};
 use crate::gpu::{Gpu, GpuOptions};
-use crate::nn::{Arch, Model};
+use crate::nn::{capacity, Arch, Model};
 use crate::shard::{Shard, ShardSpec};
 use crate::{grid, report};
 
@@ -302,11 +302,25 @@ pub fn prepare(c: &CommonArgs, command: &str, method: &str, needs_targets: bool)
     Ok(Prepared { arch, inputs, targets, shard: spec.shard, results })
 }
 
-/// Open the device and load the model, then create `--out-dir`: a bad
-/// model leaves no directory behind.
+/// Open the device, load the model and size its device batches, then
+/// create `--out-dir`: a bad model leaves no directory behind.
 pub fn open_model(gpu_opts: &GpuOptions, c: &CommonArgs, arch: Arch) -> Result<(Arc<Gpu>, Model)> {
+    open_model_sized(gpu_opts, c, arch, |m, g| capacity::device_batch(&m.arch, g, c.batch, capacity::Pass::Backward))
+}
+
+/// [`open_model`] with the attack's own device-batch rule (stAdv's flows).
+pub fn open_model_sized(
+    gpu_opts: &GpuOptions,
+    c: &CommonArgs,
+    arch: Arch,
+    size: impl Fn(&Model, &Gpu) -> Result<capacity::DeviceBatch>,
+) -> Result<(Arc<Gpu>, Model)> {
     let gpu = super::open_gpu(gpu_opts)?;
     let model = Model::load(&gpu, arch, &c.model)?;
+    let batch = size(&model, &gpu)?;
+    if let Some(note) = batch.note() {
+        eprintln!("{note}");
+    }
     std::fs::create_dir_all(&c.out_dir).with_context(|| format!("--out-dir {}: cannot create", c.out_dir.display()))?;
     Ok((gpu, model))
 }

@@ -25,6 +25,7 @@ pub fn train(
     let arch_p = Arch::parse(arch)?;
     let data = data::load(spec, Split::Train)?;
     let gpu = super::open_gpu(gpu_opts)?;
+    crate::nn::capacity::check_train_batch(&arch_p, &gpu, batch)?;
     let model = Model::init(&gpu, arch_p, 0);
     let cfg = TrainConfig {
         epochs,
@@ -74,46 +75,7 @@ pub fn train(
     Ok(())
 }
 
-/// A conv layer as `bench conv` times it.
-pub struct ConvLayerShape {
-    pub name: String,
-    /// Input [N, C, H, W].
-    pub x: [usize; 4],
-    /// Weight [O, C, K, K].
-    pub w: [usize; 4],
-    pub stride: usize,
-    pub pad: usize,
-}
-
-/// The conv layers of an architecture with their input shapes at `batch`,
-/// walking the layers from the input up to the first Flatten / Linear.
-pub fn conv_layers(arch: &crate::nn::Arch, batch: usize) -> Vec<ConvLayerShape> {
-    use crate::nn::arch::Layer;
-    use crate::ops::conv2d::out_size;
-    let [c, h, w] = arch.input;
-    let mut s = [batch, c, h, w];
-    let mut out = Vec::new();
-    for l in &arch.layers {
-        match l {
-            Layer::Conv2d { name, inp, out: o, k, stride, pad } => {
-                out.push(ConvLayerShape {
-                    name: name.clone(),
-                    x: s,
-                    w: [*o, *inp, *k, *k],
-                    stride: *stride,
-                    pad: *pad,
-                });
-                s = [s[0], *o, out_size(s[2], *k, *stride, *pad), out_size(s[3], *k, *stride, *pad)];
-            }
-            Layer::MaxPool { k, stride } | Layer::AvgPool { k, stride } => {
-                s = [s[0], s[1], out_size(s[2], *k, *stride, 0), out_size(s[3], *k, *stride, 0)];
-            }
-            Layer::Flatten | Layer::Linear { .. } => break,
-            _ => {}
-        }
-    }
-    out
-}
+pub use crate::nn::arch::{conv_layers, ConvLayerShape};
 
 /// `advlab bench conv`: forward and backward (data + weight + bias)
 /// GFLOP/s of every conv layer of each architecture at `batch`, counting
@@ -126,6 +88,9 @@ pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, 
     anyhow::ensure!(batch > 0 && reps > 0, "--batch and --reps must be at least 1");
     let parsed: Vec<Arch> = archs.iter().map(|a| Arch::parse(a)).collect::<Result<_>>()?;
     let gpu = super::open_gpu(gpu_opts)?;
+    for arch in &parsed {
+        crate::nn::capacity::check_train_batch(arch, &gpu, batch)?;
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect() };
     let mut rows = Vec::new();

@@ -59,11 +59,13 @@ pub struct CertifyCmd {
     /// Per-pair relative gap: upper − lower ≤ tol·|lower|
     #[arg(long, default_value_t = 1e-3)]
     pub tol: f64,
+    /// Sweep limit of the mixing method per pair
     #[arg(long, default_value_t = 3000)]
     pub max_sweeps: usize,
     /// Columns of each pair's factor (default ⌈√(2D)⌉ + 1)
     #[arg(long)]
     pub rank: Option<usize>,
+    /// Seed of the starting factors
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Sweeps between convergence checks

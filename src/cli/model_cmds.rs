@@ -9,6 +9,7 @@ use crate::data::{self, check_classes, npy, DataSpec, Selection};
 use crate::gpu::GpuOptions;
 use crate::nn::{capacity, eval, Arch, Model};
 use crate::report;
+use crate::shard::{shard_selected, Shard};
 
 /// What `advlab eval` scores.
 pub struct EvalArgs<'a> {
@@ -18,12 +19,15 @@ pub struct EvalArgs<'a> {
     pub selection: &'a Selection,
     pub batch: usize,
     pub results: &'a Path,
+    /// `--shard K/N` (`Shard::ALL` without it).
+    pub shard: Shard,
 }
 
 pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs) -> Result<()> {
     let arch = Arch::parse(a.arch)?;
     capacity::check_batch(a.batch)?;
-    let sel = data::load_selected(a.data, a.selection)?;
+    report::check_results_path(a.results, "eval")?;
+    let sel = shard_selected(data::load_selected(a.data, a.selection)?, a.shard)?;
     let what = match &a.selection.indices {
         Some(p) => format!("--data {} ({} split, --indices {})", a.data, a.selection.split, p.display()),
         None => format!("--data {} ({} split)", a.data, a.selection.split),
@@ -36,15 +40,17 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs) -> Result<()> {
         eprintln!("{note}");
     }
     let t = std::time::Instant::now();
-    let ev = eval::evaluate_classes(&gpu, &model, &sel.data, &what, batch)?;
+    let recs = eval::evaluate_records(&gpu, &model, &sel.data, &sel.index, &what, batch)?;
     let secs = t.elapsed().as_secs_f64();
+    let ev = eval::score_records(&recs, model.arch.classes);
     println!(
         "{}",
         report::markdown_table(
-            &["model", "split", "images", "correct", "accuracy", "mean loss", "images/s"],
+            &["model", "split", "shard", "images", "correct", "accuracy", "mean loss", "images/s"],
             &[vec![
                 a.model.display().to_string(),
                 a.selection.split.to_string(),
+                if a.shard.is_all() { "-".into() } else { a.shard.to_string() },
                 ev.n.to_string(),
                 ev.correct.to_string(),
                 format!("{:.2}%", 100.0 * ev.accuracy),
@@ -55,6 +61,7 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs) -> Result<()> {
     );
     println!("{}", ev.per_class_markdown());
     println!("{}", ev.confusion_markdown());
+    let results = eval::EvalResults::from_records(recs, model.arch.classes, secs);
     report::write_json(
         a.results,
         &report::envelope(
@@ -66,15 +73,11 @@ pub fn eval(gpu_opts: &GpuOptions, a: &EvalArgs) -> Result<()> {
                 "data": a.data.to_string(),
                 "split": a.selection.split.to_string(),
                 "indices": a.selection.indices,
+                "shard": (!a.shard.is_all()).then(|| a.shard.to_string()),
                 "batch": a.batch,
                 "device_batch": batch.size,
             }),
-            json!({
-                "eval": {"n": ev.n, "correct": ev.correct, "accuracy": ev.accuracy, "mean_loss": ev.mean_loss},
-                "per_class": ev.per_class,
-                "confusion": ev.confusion,
-                "seconds": secs,
-            }),
+            serde_json::to_value(&results)?,
         ),
     )?;
     super::print_profile(&gpu);

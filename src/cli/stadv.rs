@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::json;
 
-use super::attack::{open_model, prepare, CommonArgs};
+use super::attack::{open_model_sized, prepare, CommonArgs};
 use crate::attack::output;
 use crate::attack::schema::{self, AttackResults};
 use crate::gpu::GpuOptions;
@@ -75,7 +75,8 @@ pub fn run(gpu_opts: &GpuOptions, a: &StadvArgs) -> Result<()> {
     if data.h < 2 || data.w < 2 {
         bail!("stadv needs images at least 2×2, got {}×{}", data.h, data.w);
     }
-    let (gpu, model) = open_model(gpu_opts, c, p.arch)?;
+    let (h, w) = (data.h, data.w);
+    let (gpu, model) = open_model_sized(gpu_opts, c, p.arch, |m, g| stadv::flow_device_batch(m, g, c.batch, h, w))?;
     let cfg = StadvConfig {
         tau: a.tau,
         budget: a.flow_budget,

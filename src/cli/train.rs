@@ -185,6 +185,7 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         (None, false) => Model::init(&gpu, arch, a.seed),
     };
     model.check_input(&format!("--data {}", a.data), &[train_set.n, train_set.c, train_set.h, train_set.w])?;
+    crate::nn::capacity::check_train_batch(&model.arch, &gpu, cfg.batch)?;
     eprintln!(
         "training {} on {} train / {} validation / {} test images: {} epochs, batch {}, {} lr {} ({}), momentum {}, weight decay {}, augment {}",
         a.arch,

@@ -265,6 +265,37 @@ pub fn write_npy_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<()> {
     write_atomic(path, &buf)
 }
 
+/// Read and check a flow file: f32, [N, 2, H, W], every value finite.
+/// Returns (N, H, W) and the data.
+pub fn read_flow(path: &Path) -> Result<([usize; 3], Vec<f32>)> {
+    let (shape, data) = read_npy_f32(path)?;
+    let [n, two, h, w] = shape[..] else {
+        bail!("{}: expected a flow of shape [N, 2, H, W], found {}", path.display(), shape_str(&shape));
+    };
+    if two != 2 {
+        bail!(
+            "{}: expected a flow of shape [N, 2, H, W] (vertical and horizontal shift), found {}",
+            path.display(),
+            shape_str(&shape)
+        );
+    }
+    if n == 0 || h == 0 || w == 0 {
+        bail!("{}: flow array of shape {} is empty", path.display(), shape_str(&shape));
+    }
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        let (b, rest) = (i / (2 * h * w), i % (2 * h * w));
+        let (c, pix) = (rest / (h * w), rest % (h * w));
+        bail!(
+            "{}: {} at flat index {i} (image {b}, channel {c}, pixel ({}, {})); flows must be finite",
+            path.display(),
+            data[i],
+            pix / w,
+            pix % w
+        );
+    }
+    Ok(([n, h, w], data))
+}
+
 /// Interpret an image array's shape as (N, C, H, W).
 ///
 /// Accepted: any 4-D `[N, C, H, W]`; `[N, H, W]` (one channel);

@@ -295,6 +295,19 @@ pub fn adapter_report() -> String {
     s
 }
 
+/// `ADVLAB_MAX_BINDING_KIB=N` lowers the storage binding limit to N KiB
+/// (never raises it): the device then behaves like a smaller GPU, so the
+/// paths that split batches can be tested, and tried, without huge inputs.
+fn binding_cap_kib() -> Result<Option<u64>> {
+    match std::env::var("ADVLAB_MAX_BINDING_KIB") {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(Some(n)),
+            _ => bail!("ADVLAB_MAX_BINDING_KIB={v:?}: expected a whole number of KiB >= 1"),
+        },
+    }
+}
+
 impl Gpu {
     pub fn new(opts: &GpuOptions) -> Result<Arc<Gpu>> {
         let adapter = choose_adapter(opts)?;
@@ -304,7 +317,10 @@ impl Gpu {
             | wgpu::Features::SHADER_F16
             | wgpu::Features::SUBGROUP;
         let features = adapter.features() & wanted;
-        let limits = adapter.limits();
+        let mut limits = adapter.limits();
+        if let Some(kib) = binding_cap_kib()? {
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(kib << 10);
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("advlab"),
             required_features: features,
@@ -337,7 +353,7 @@ impl Gpu {
             ProfileMode::WallClock
         };
         let prof = Profiler::new(&device, &queue, mode);
-        Ok(Arc::new(Gpu {
+        let gpu = Arc::new(Gpu {
             device,
             queue,
             info,
@@ -353,7 +369,36 @@ impl Gpu {
             bound_textures: Mutex::default(),
             params,
             slot,
-        }))
+        });
+        gpu.probe_kernels()?;
+        Ok(gpu)
+    }
+
+    /// Build one kernel that reads a linear texture through a function
+    /// argument, as most kernels do, and turn a failure into one line.
+    /// wgpu's OpenGL backend (what wgpu picks when no Vulkan driver is
+    /// installed) rejects such GLSL ("... is not allowed on function
+    /// parameter"); without this check the first kernel a command needs
+    /// panicked in wgpu's error handler.
+    fn probe_kernels(&self) -> Result<()> {
+        let k = &super::kernels::ELEMENTWISE_UNARY;
+        // a shader the backend's compiler rejects is an Internal error
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let _ = self.pipeline(k, &[]);
+        let errors = [pollster::block_on(internal.pop()), pollster::block_on(validation.pop())];
+        if let Some(e) = errors.into_iter().flatten().next() {
+            self.pipelines.lock().unwrap().clear();
+            let text = e.to_string();
+            let cause = text.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("").to_string();
+            bail!(
+                "adapter {} cannot build advlab's kernels (kernel {}: {cause}); use a Vulkan, Metal or DX12 adapter \
+                 (on Linux without a GPU: install mesa-vulkan-drivers and set WGPU_BACKEND=vulkan)",
+                describe(&self.info),
+                k.name()
+            );
+        }
+        Ok(())
     }
 
     /// "name (backend, type)": goes into every results.json.
@@ -648,18 +693,48 @@ impl Gpu {
         self.prof.lock().unwrap().submit(&self.device, &self.queue, cmds);
     }
 
-    /// A new tensor with undefined contents (from the pool).
+    /// The largest buffer, in bytes, this adapter can both create and bind
+    /// as storage.
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+    }
+
+    /// A one-line error if a tensor of `shape` would not fit one buffer
+    /// binding; commands call it (or size batches with `nn::capacity`)
+    /// before anything is allocated.
+    pub fn check_alloc(&self, shape: &[usize]) -> Result<()> {
+        let bytes = shape.iter().try_fold(4u64, |b, &d| b.checked_mul(d as u64)).unwrap_or(u64::MAX).max(4);
+        if bytes > self.max_tensor_bytes() {
+            bail!(
+                "a tensor of shape {shape:?} ({} KiB) exceeds this adapter's buffer binding limit of {} KiB",
+                bytes.div_ceil(1024),
+                self.max_tensor_bytes() >> 10
+            );
+        }
+        Ok(())
+    }
+
+    /// [`Gpu::alloc`] that returns an error instead of panicking when the
+    /// tensor exceeds the adapter's limits.
+    pub fn try_alloc(self: &Arc<Self>, shape: &[usize]) -> Result<Tensor> {
+        self.check_alloc(shape)?;
+        let bytes = (shape.iter().product::<usize>() as u64 * 4).max(4);
+        Ok(Tensor::from_pool(self.pool.take(&self.device, bytes), self.pool.clone(), shape))
+    }
+
+    /// [`Gpu::upload`] that returns an error instead of panicking when the
+    /// data exceeds the adapter's limits (for arrays read from user files).
+    pub fn try_upload(self: &Arc<Self>, data: &[f32], shape: &[usize]) -> Result<Tensor> {
+        self.check_alloc(shape)?;
+        Ok(self.upload(data, shape))
+    }
+
+    /// A new tensor with undefined contents (from the pool). Kernels call
+    /// this on hot paths, so it stays infallible: every command sizes its
+    /// batches first ([`Gpu::check_alloc`], `nn::capacity`), which makes
+    /// the panic below an internal error, not a user's.
     pub fn alloc(self: &Arc<Self>, shape: &[usize]) -> Tensor {
-        let n: usize = shape.iter().product();
-        let bytes = (n as u64 * 4).max(4);
-        assert!(
-            bytes <= self.limits.max_storage_buffer_binding_size,
-            "tensor {:?} ({} MiB) exceeds the adapter's storage binding limit of {} MiB",
-            shape,
-            bytes >> 20,
-            self.limits.max_storage_buffer_binding_size >> 20
-        );
-        Tensor::from_pool(self.pool.take(&self.device, bytes), self.pool.clone(), shape)
+        self.try_alloc(shape).unwrap_or_else(|e| panic!("internal error: {e} (the caller should have split its batch)"))
     }
 
     pub fn zeros(self: &Arc<Self>, shape: &[usize]) -> Tensor {

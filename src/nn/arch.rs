@@ -98,6 +98,46 @@ pub const KNOWN: &str =
 pub const CIFAR_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
 pub const CIFAR_STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
 
+/// A conv layer's shapes at a batch size (what `bench conv` times).
+pub struct ConvLayerShape {
+    pub name: String,
+    /// Input [N, C, H, W].
+    pub x: [usize; 4],
+    /// Weight [O, C, K, K].
+    pub w: [usize; 4],
+    pub stride: usize,
+    pub pad: usize,
+}
+
+/// The conv layers of an architecture with their input shapes at `batch`,
+/// walking the layers from the input up to the first Flatten / Linear.
+pub fn conv_layers(arch: &Arch, batch: usize) -> Vec<ConvLayerShape> {
+    use crate::ops::conv2d::out_size;
+    let [c, h, w] = arch.input;
+    let mut s = [batch, c, h, w];
+    let mut out = Vec::new();
+    for l in &arch.layers {
+        match l {
+            Layer::Conv2d { name, inp, out: o, k, stride, pad } => {
+                out.push(ConvLayerShape {
+                    name: name.clone(),
+                    x: s,
+                    w: [*o, *inp, *k, *k],
+                    stride: *stride,
+                    pad: *pad,
+                });
+                s = [s[0], *o, out_size(s[2], *k, *stride, *pad), out_size(s[3], *k, *stride, *pad)];
+            }
+            Layer::MaxPool { k, stride } | Layer::AvgPool { k, stride } => {
+                s = [s[0], s[1], out_size(s[2], *k, *stride, 0), out_size(s[3], *k, *stride, 0)];
+            }
+            Layer::Flatten | Layer::Linear { .. } => break,
+            _ => {}
+        }
+    }
+    out
+}
+
 impl Arch {
     pub fn parse(spec: &str) -> Result<Arch> {
         match spec {

@@ -140,17 +140,56 @@ impl DeviceBatch {
 
 /// Check a `--batch` (at least 1) and cap it at what `arch` fits on `gpu` for `pass`.
 pub fn device_batch(arch: &Arch, gpu: &Gpu, requested: usize, pass: Pass) -> Result<DeviceBatch> {
+    device_batch_with(arch, gpu, requested, pass, 0)
+}
+
+/// [`device_batch`] for work that also keeps per-image tensors of its own
+/// of up to `own_per_image` floats (stAdv's flows: 2·H·W per image).
+pub fn device_batch_with(
+    arch: &Arch,
+    gpu: &Gpu,
+    requested: usize,
+    pass: Pass,
+    own_per_image: usize,
+) -> Result<DeviceBatch> {
     check_batch(requested)?;
-    let max = max_batch(arch, gpu, pass);
+    let per = arch.largest_per_image_len(pass).max(own_per_image);
+    let max = max_tensor_len(gpu) / per;
     if max == 0 {
         bail!(
-            "--arch {}: one image needs a {} MiB tensor, more than this adapter's limit of {} MiB",
+            "--arch {}: one image needs a {} tensor, more than this adapter's limit of {}",
             arch.spec,
-            (arch.largest_per_image_len(pass) * 4) >> 20,
-            (max_tensor_len(gpu) * 4) >> 20
+            size(per * 4),
+            size(max_tensor_len(gpu) * 4)
         );
     }
     Ok(DeviceBatch { size: requested.min(max), requested })
+}
+
+/// Bytes in MiB, or KiB below 1 MiB (rounded up).
+fn size(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
+}
+
+/// Training cannot split a batch without changing the optimisation (batch
+/// statistics, the mean loss per step), so a `--batch` larger than one
+/// device batch is refused before any work, naming the largest that fits.
+pub fn check_train_batch(arch: &Arch, gpu: &Gpu, batch: usize) -> Result<()> {
+    let b = device_batch(arch, gpu, batch, Pass::Backward)?;
+    if b.is_split() {
+        bail!(
+            "--batch {}: a training batch of --arch {} holds at most {} images on this adapter; pass --batch {} or less",
+            batch,
+            arch.spec,
+            b.size,
+            b.size
+        );
+    }
+    Ok(())
 }
 
 /// `--batch` must be at least 1.

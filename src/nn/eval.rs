@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::capacity::DeviceBatch;
 use super::Model;
@@ -14,7 +14,7 @@ use crate::gpu::Gpu;
 use crate::report;
 
 /// Accuracy of one class.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassAccuracy {
     pub class: usize,
     /// Images whose label is this class.
@@ -53,6 +53,53 @@ pub fn predict_logits(gpu: &Arc<Gpu>, model: &Model, images: &[f32], batch: Devi
     Ok(logits)
 }
 
+/// One scored image, as `advlab eval` records it in `per_image`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRecord {
+    /// The image's position in its split (or `--input`).
+    pub index: usize,
+    pub label: u32,
+    /// The first largest logit's class.
+    pub pred: u32,
+    /// Cross-entropy of the logits against the label (f64 from f32 logits).
+    pub loss: f64,
+}
+
+/// What `advlab eval` writes under `results`: the summary, per-class
+/// accuracy, the confusion matrix, timing and every image's record. The
+/// summary is a function of the records alone ([`EvalResults::from_records`]),
+/// so the merge of sharded evals equals the unsharded eval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalResults {
+    pub eval: EvalSummary,
+    pub per_class: Vec<ClassAccuracy>,
+    /// `confusion[label][prediction]`: image counts, classes × classes.
+    pub confusion: Vec<Vec<usize>>,
+    pub seconds: f64,
+    pub per_image: Vec<EvalRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalSummary {
+    pub n: usize,
+    pub correct: usize,
+    pub accuracy: f64,
+    pub mean_loss: f64,
+}
+
+impl EvalResults {
+    pub fn from_records(per_image: Vec<EvalRecord>, classes: usize, seconds: f64) -> EvalResults {
+        let e = score_records(&per_image, classes);
+        EvalResults {
+            eval: EvalSummary { n: e.n, correct: e.correct, accuracy: e.accuracy, mean_loss: e.mean_loss },
+            per_class: e.per_class,
+            confusion: e.confusion,
+            seconds,
+            per_image,
+        }
+    }
+}
+
 /// Score `model` on `data`; `what` names the data in errors (labels
 /// outside the model's classes are an error, see [`check_classes`]).
 pub fn evaluate_classes(
@@ -62,25 +109,60 @@ pub fn evaluate_classes(
     what: &str,
     batch: DeviceBatch,
 ) -> Result<ClassEval> {
+    let index: Vec<usize> = (0..data.n).collect();
+    Ok(score_records(&evaluate_records(gpu, model, data, &index, what, batch)?, model.arch.classes))
+}
+
+/// One record per image of `data`; `index[i]` is image i's position in its source.
+pub fn evaluate_records(
+    gpu: &Arc<Gpu>,
+    model: &Model,
+    data: &Dataset,
+    index: &[usize],
+    what: &str,
+    batch: DeviceBatch,
+) -> Result<Vec<EvalRecord>> {
     model.check_input(what, &[data.n, data.c, data.h, data.w])?;
     let k = model.arch.classes;
     check_classes(what, &data.labels, k)?;
+    if index.len() != data.n {
+        bail!("{what}: {} indices for {} images", index.len(), data.n);
+    }
     let logits = predict_logits(gpu, model, &data.images, batch)?;
-    Ok(score(&logits, &data.labels, k))
+    Ok(records(&logits, &data.labels, index, k))
+}
+
+/// Per-image records from host logits [n, k], labels (each < k) and
+/// source positions.
+pub fn records(logits: &[f32], labels: &[u32], index: &[usize], k: usize) -> Vec<EvalRecord> {
+    logits
+        .chunks(k)
+        .zip(labels)
+        .zip(index)
+        .map(|((row, &label), &index)| {
+            let pred = row.iter().enumerate().fold(0, |b, (j, &v)| if v > row[b] { j } else { b });
+            let m = row.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)) as f64;
+            let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+            EvalRecord { index, label, pred: pred as u32, loss: lse - row[label as usize] as f64 }
+        })
+        .collect()
 }
 
 /// Accuracy, loss, per-class accuracy and confusion from host logits
 /// [n, k] and labels (each < k). The prediction is the first largest logit.
 pub fn score(logits: &[f32], labels: &[u32], k: usize) -> ClassEval {
-    let n = labels.len();
+    let index: Vec<usize> = (0..labels.len()).collect();
+    score_records(&records(logits, labels, &index, k), k)
+}
+
+/// [`score`] from per-image records (losses summed in record order).
+pub fn score_records(recs: &[EvalRecord], k: usize) -> ClassEval {
+    let n = recs.len();
     let mut confusion = vec![vec![0usize; k]; k];
     let mut loss = 0.0f64;
-    for (row, &y) in logits.chunks(k).zip(labels) {
-        let pred = row.iter().enumerate().fold(0, |b, (j, &v)| if v > row[b] { j } else { b });
-        confusion[y as usize][pred] += 1;
-        let m = row.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)) as f64;
-        let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
-        loss += lse - row[y as usize] as f64;
+    for r in recs {
+        confusion[r.label as usize][r.pred as usize] += 1;
+        loss += r.loss;
     }
     let per_class: Vec<ClassAccuracy> = (0..k)
         .map(|c| {

@@ -5,6 +5,7 @@ pub mod augment;
 pub mod capacity;
 pub mod checkpoint;
 pub mod eval;
+pub mod eval_merge;
 pub mod fit;
 pub mod layers;
 pub mod model;

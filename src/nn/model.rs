@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -89,7 +89,8 @@ impl Model {
         let mut params = Vec::new();
         for (name, shape, _) in arch.params() {
             let data = ck.get(&name, &shape)?;
-            params.push(Param { name, tensor: gpu.upload(&data, &shape) });
+            let tensor = gpu.try_upload(&data, &shape).with_context(|| format!("{}: {name}", path.display()))?;
+            params.push(Param { name, tensor });
         }
         let mut buffers = Vec::new();
         for (name, shape, _) in arch.buffers() {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 pub use super::augment::{augment_images, augment_rng, Augment, AUGMENT_PAD};
+use super::capacity::{device_batch, Pass};
 pub use super::fit::{epoch_order, EpochStats, FitConfig as TrainConfig};
 use super::fit::{fit_epoch, Batch, Objective, StepOut};
 use super::model::{Mode, Model};
@@ -75,14 +76,16 @@ pub fn train_epoch(
     })
 }
 
-/// Accuracy and mean loss over a whole dataset.
+/// Accuracy and mean loss over a whole dataset, `batch` images at a time
+/// (capped at what the adapter holds; the result does not depend on it).
 pub fn evaluate(gpu: &Arc<Gpu>, model: &Model, data: &Dataset, batch: usize) -> Result<EvalStats> {
     model.check_input("evaluation data", &[data.n, data.c, data.h, data.w])?;
+    let batch = device_batch(&model.arch, gpu, batch, Pass::Forward)?.size;
     let loss_sum = gpu.zeros(&[1]);
     let correct = gpu.zeros(&[1]);
     let mut host = Vec::new();
     let all: Vec<usize> = (0..data.n).collect();
-    for idx in all.chunks(batch.max(1)) {
+    for idx in all.chunks(batch) {
         let (x, y) = upload_batch(gpu, data, idx, &mut host);
         let logits = model.logits(gpu, &x);
         softmax_xent::count_correct(gpu, &logits, &y, &correct);
@@ -106,13 +109,15 @@ pub fn state_path(model_path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The model's predicted class for every image of `data`.
+/// The model's predicted class for every image of `data`, in device
+/// batches of at most `batch` images.
 pub fn predict_labels(gpu: &Arc<Gpu>, model: &Model, data: &Dataset, batch: usize) -> Result<Vec<u32>> {
     model.check_input("prediction data", &[data.n, data.c, data.h, data.w])?;
+    let batch = device_batch(&model.arch, gpu, batch, Pass::Forward)?.size;
     let mut host = Vec::new();
     let mut out = Vec::with_capacity(data.n);
     let all: Vec<usize> = (0..data.n).collect();
-    for idx in all.chunks(batch.max(1)) {
+    for idx in all.chunks(batch) {
         let (x, _) = upload_batch(gpu, data, idx, &mut host);
         out.extend(crate::ops::reduce::argmax_rows(gpu, &model.logits(gpu, &x)));
     }

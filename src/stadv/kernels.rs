@@ -5,19 +5,19 @@ use std::sync::Arc;
 use crate::gpu::{groups_1d, kernels as k, Gpu};
 use crate::tensor::Tensor;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    k: u32,
-    targeted: u32,
-    iter: u32,
-    kappa: f32,
-    budget: f32,
-    has_budget: u32,
-    per: u32,
-    track: u32,
-    _pad: [u32; 3],
+crate::gpu::params::params_struct! {
+    struct Params for crate::gpu::kernels::STADV_WGSL {
+        n: u32,
+        k: u32,
+        targeted: u32,
+        iter: u32,
+        kappa: f32,
+        budget: f32,
+        has_budget: u32,
+        per: u32,
+        track: u32,
+        _pad: [u32; 3],
+    }
 }
 
 /// The fixed part of the objective.

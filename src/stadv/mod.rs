@@ -23,7 +23,7 @@
 //! Entry point: [`attack`]. The CLI wiring (`advlab attack stadv`) lives with
 //! the shared attack framework.
 
-mod kernels;
+pub(crate) mod kernels;
 mod lbfgs;
 
 use std::sync::Arc;
@@ -36,6 +36,7 @@ use serde::Serialize;
 
 use crate::autograd::Graph;
 use crate::gpu::Gpu;
+use crate::nn::capacity::{device_batch_with, DeviceBatch, Pass};
 use crate::nn::Model;
 use crate::ops::tv::{self, FlowLossOpts};
 use crate::ops::{optim, warp};
@@ -295,6 +296,12 @@ fn check(
     Ok(())
 }
 
+/// How many images of `h`×`w` one stAdv device batch of `model` holds, for
+/// a requested `batch` (the model's forward and backward, and the flows).
+pub fn flow_device_batch(model: &Model, gpu: &Gpu, batch: usize, h: usize, w: usize) -> Result<DeviceBatch> {
+    device_batch_with(&model.arch, gpu, batch, Pass::Backward, 2 * h * w)
+}
+
 /// Run stAdv on `images` ([N, C, H, W] flattened, pixels in [0,1]) with
 /// their true `labels`. Processes `cfg.batch` images at a time.
 pub fn attack(
@@ -343,9 +350,13 @@ pub fn attack_indexed(
         tau: Vec::with_capacity(n),
         seconds: 0.0,
     };
+    // Images are independent problems: a batch beyond what the adapter
+    // holds runs as smaller device batches with the same results. Besides
+    // the model's tensors, each image keeps flows of 2·H·W floats.
+    let batch = flow_device_batch(model, gpu, cfg.batch, h, w)?.size;
     let start = Instant::now();
-    for s in (0..n).step_by(cfg.batch) {
-        let b = cfg.batch.min(n - s);
+    for s in (0..n).step_by(batch) {
+        let b = batch.min(n - s);
         let img = gpu.upload(&images[s * per_img..(s + b) * per_img], &[b, c, h, w]);
         let cls: Vec<u32> = match goal {
             Goal::Untargeted => labels[s..s + b].to_vec(),
