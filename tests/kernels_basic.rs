@@ -116,6 +116,24 @@ fn large_dispatch_folds_into_2d() {
 }
 
 #[test]
+fn long_sums_count_every_term() {
+    // llvmpipe ends a shader loop after 65,535 iterations; sums longer than
+    // that (a mean over a CIFAR batch's masks, a bias gradient over a big
+    // batch) must still count every term.
+    let gpu = gpu();
+    for &(r, c) in &[(2usize, 200_001usize), (1, 65_536), (70_001, 3), (1, 3 * 32_768 + 5)] {
+        let x = randn(&mut rng((r + c) as u64), r * c, 1.0);
+        let t = gpu.upload(&x, &[r, c]);
+        let rows: Vec<f64> = (0..r).map(|i| x[i * c..(i + 1) * c].iter().map(|&v| v as f64).sum::<f64>()).collect();
+        assert_close("long sum_rows", &gpu.read(&reduce::sum_rows(&gpu, &t, 1.0)), &rows, 1e-3);
+        let cols: Vec<f64> = (0..c).map(|j| (0..r).map(|i| x[i * c + j] as f64).sum::<f64>()).collect();
+        assert_close("long sum_cols", &gpu.read(&reduce::sum_cols(&gpu, &t, 1.0)), &cols, 1e-3);
+        let ones = gpu.upload(&vec![1.0f32; r * c], &[r * c]);
+        assert_eq!(gpu.read(&reduce::sum_all(&gpu, &ones, 1.0))[0], (r * c) as f32, "sum_all of {} ones", r * c);
+    }
+}
+
+#[test]
 fn reductions_match_oracle() {
     let gpu = gpu();
     for &(r, c) in &[(1usize, 1usize), (7, 13), (129, 65), (3, 1000), (257, 129)] {
