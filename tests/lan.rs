@@ -60,6 +60,18 @@ fn oracle(
     eta: &[f64],
     cfg: &LanLoss,
 ) -> f64 {
+    let (lf, mean_a) = oracle_terms(g, f1, x, eta, cfg);
+    lf - cfg.beta as f64 * mean_a
+}
+
+/// (mean_b L_F, mean A).
+fn oracle_terms(
+    g: &[(Vec<f64>, Vec<f64>, usize, usize)],
+    f1: &[(Vec<f64>, Vec<f64>, usize, usize)],
+    x: &[f64],
+    eta: &[f64],
+    cfg: &LanLoss,
+) -> (f64, f64) {
     let (mut lf, mut asum) = (0.0, 0.0);
     for b in 0..B {
         let xb = &x[b * D..(b + 1) * D];
@@ -75,21 +87,36 @@ fn oracle(
             LossKind::Mse => z.iter().zip(&z0).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / z.len() as f64,
         };
     }
-    lf / B as f64 - cfg.beta as f64 * asum / (B * D) as f64
+    (lf / B as f64, asum / (B * D) as f64)
+}
+
+/// A random MLP with every parameter scaled by `k` (logits that differ
+/// clearly between x and x̃, so L_F is not negligible beside β·mean A).
+fn scaled(gpu: &std::sync::Arc<advlab::Gpu>, spec: &str, seed: u64, k: f32) -> Model {
+    let m = Model::init(gpu, Arch::parse(spec).unwrap(), seed);
+    let params = m
+        .params
+        .iter()
+        .map(|p| {
+            let v: Vec<f32> = gpu.read(&p.tensor).iter().map(|x| x * k).collect();
+            advlab::nn::model::Param { name: p.name.clone(), tensor: gpu.upload(&v, p.tensor.shape()) }
+        })
+        .collect();
+    Model::from_params(gpu, m.arch, params)
 }
 
 #[test]
 fn lan_loss_and_gradient_match_an_f64_oracle() {
     let gpu = gpu();
-    let g_model = Model::init(&gpu, Arch::parse("mask:1x1x6-5").unwrap(), 3);
-    let f1 = Model::init(&gpu, Arch::parse("mlp:6-7-4").unwrap(), 4);
+    let g_model = scaled(&gpu, "mask:1x1x6-5", 3, 2.0);
+    let f1 = scaled(&gpu, "mlp:6-7-4", 4, 4.0);
     let mut r = rng(5);
     let x: Vec<f32> = randn(&mut r, B * D, 0.5).iter().map(|v| v + 0.5).collect();
     let eta: Vec<f32> = randn(&mut r, B * D, 0.5).iter().map(|v| v + 0.5).collect();
     let (x64, eta64): (Vec<f64>, Vec<f64>) =
         (x.iter().map(|&v| v as f64).collect(), eta.iter().map(|&v| v as f64).collect());
     let fl = layers(&gpu, &f1);
-    for (kind, beta) in [(LossKind::Xent, 0.7f32), (LossKind::Mse, 2.0), (LossKind::Xent, 0.0)] {
+    for (kind, beta) in [(LossKind::Xent, 0.7f32), (LossKind::Mse, 2.0), (LossKind::Xent, 0.0), (LossKind::Mse, 0.0)] {
         let cfg = LanLoss::new(beta, kind).unwrap();
         let mut g = Graph::new(&gpu);
         let params = g_model.bind(&mut g, true);
@@ -99,6 +126,11 @@ fn lan_loss_and_gradient_match_an_f64_oracle() {
         let got = gpu.read(g.value(t.loss))[0] as f64;
         let gl = layers(&gpu, &g_model);
         let want = oracle(&gl, &fl, &x64, &eta64, &cfg);
+        let (lf, ma) = oracle_terms(&gl, &fl, &x64, &eta64, &cfg);
+        let (got_lf, got_ma) = (gpu.read(g.value(t.l_f))[0] as f64, gpu.read(g.value(t.mean_a))[0] as f64);
+        assert!(lf > 0.01, "{kind:?}: L_F {lf} too small to test");
+        assert!((got_lf - lf).abs() < 1e-4 * lf, "{kind:?}: L_F {got_lf} vs oracle {lf}");
+        assert!((got_ma - ma).abs() < 1e-6, "{kind:?}: mean A {got_ma} vs oracle {ma}");
         assert!((got - want).abs() < 1e-5 * (1.0 + want.abs()), "{kind:?} β {beta}: loss {got} vs oracle {want}");
         // gradient w.r.t. every LAN parameter: tape vs central differences of the oracle
         let mut grads = g.backward(t.loss, None);
