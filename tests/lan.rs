@@ -138,7 +138,7 @@ fn lan_loss_and_gradient_match_an_f64_oracle() {
         let mut worst = 0.0f64;
         for (pi, &pv) in params.iter().enumerate() {
             let tape = gpu.read(&grads.take(pv).expect("a gradient for every LAN parameter"));
-            for j in 0..tape.len() {
+            for (j, &tj) in tape.iter().enumerate() {
                 let mut plus = gl.clone();
                 let mut minus = gl.clone();
                 let (l, which) = (pi / 2, pi % 2);
@@ -150,7 +150,7 @@ fn lan_loss_and_gradient_match_an_f64_oracle() {
                     minus[l].1[j] -= h;
                 }
                 let fd = (oracle(&plus, &fl, &x64, &eta64, &cfg) - oracle(&minus, &fl, &x64, &eta64, &cfg)) / (2.0 * h);
-                worst = worst.max((tape[j] as f64 - fd).abs() / (1e-3 + fd.abs()).max(0.05));
+                worst = worst.max((tj as f64 - fd).abs() / (1e-3 + fd.abs()).max(0.05));
             }
         }
         assert!(worst < 2e-3, "{kind:?} β {beta}: gradient error {worst}");
@@ -178,6 +178,8 @@ fn beta_enters_as_minus_beta_times_mean_mask() {
     assert!(LanLoss::new(f32::NAN, LossKind::Xent).is_err());
 }
 
+type Obj<'a> = dyn FnMut(&mut Graph, &[advlab::autograd::Var], &Batch) -> anyhow::Result<advlab::nn::fit::StepOut> + 'a;
+
 /// The objective draws its noise from the batch seed: same seed, same loss.
 #[test]
 fn objective_noise_follows_the_step_seed() {
@@ -187,12 +189,7 @@ fn objective_noise_follows_the_step_seed() {
     let pool = Dataset::new((0..8 * D).map(|i| (i % 7) as f32 / 7.0).collect(), vec![0; 8], 1, 1, D).unwrap();
     let noise = Noise::new(NoiseKind::Marginal, &pool).unwrap();
     let mut obj = lan::lan_objective(&g_model, &f1, noise, LanLoss::new(1.0, LossKind::Xent).unwrap());
-    let loss = |obj: &mut dyn FnMut(
-        &mut Graph,
-        &[advlab::autograd::Var],
-        &Batch,
-    ) -> anyhow::Result<advlab::nn::fit::StepOut>,
-                seed| {
+    let loss = |obj: &mut Obj, seed| {
         let b = Batch {
             x: gpu.upload(&pool.images[..B * D], &[B, 1, 1, D]),
             labels: gpu.upload_u32(&[0; B], &[B]),

@@ -48,7 +48,7 @@ impl Detector {
     pub fn run(&self, gpu: &Arc<Gpu>, images: &[f32], batch: usize) -> Result<Vec<Record>> {
         let [c, h, w] = self.f1.arch.input;
         let d = c * h * w;
-        if images.len() % d != 0 {
+        if !images.len().is_multiple_of(d) {
             bail!("{} values are not whole {c}×{h}×{w} images", images.len());
         }
         let k = self.f1.arch.classes;
