@@ -222,3 +222,23 @@ fn detector_refuses_mismatched_shapes() {
     let e = Detector::new(f1(), lan_ok(), Model::init(&gpu, Arch::parse("mlp:784-3").unwrap(), 1)).err().unwrap();
     assert!(format!("{e:#}").contains("classes"), "{e:#}");
 }
+
+/// mean A over a batch of CIFAR-sized masks (more than 65,535 values, where
+/// a single-loop sum on llvmpipe stops counting) equals the host's mean.
+#[test]
+fn mean_mask_counts_every_value_of_a_large_batch() {
+    let gpu = gpu();
+    let g_model = Model::init(&gpu, Arch::parse("mask:3x32x32-4").unwrap(), 2);
+    let f1 = Model::init(&gpu, Arch::parse("mlp:3072-4-10").unwrap(), 3);
+    let n = 70;
+    let mut r = rng(1);
+    let x: Vec<f32> = randn(&mut r, n * 3072, 0.5).iter().map(|v| v + 0.5).collect();
+    let (xt, et) = (gpu.upload(&x, &[n, 3, 32, 32]), gpu.upload(&x, &[n, 3, 32, 32]));
+    let mut g = Graph::new(&gpu);
+    let p = g_model.bind(&mut g, true);
+    let t = lan::lan_loss(&mut g, &p, &g_model, &f1, &xt, &et, &LanLoss::new(1.0, LossKind::Xent).unwrap());
+    let a = gpu.read(g.value(t.a));
+    let want = a.iter().map(|&v| v as f64).sum::<f64>() / a.len() as f64;
+    let got = gpu.read(g.value(t.mean_a))[0] as f64;
+    assert!((got - want).abs() < 1e-5, "mean A {got} vs host {want} over {} values", a.len());
+}
