@@ -331,8 +331,8 @@ pub fn run_masks(gpu_opts: &GpuOptions, a: &LanMasksArgs) -> Result<()> {
         .iter()
         .zip(&sel.index)
         .map(|(&l, &i)| match names {
-            Some(n) => format!("#{i} {}", n[l as usize % 10].to_ascii_uppercase()),
-            None => format!("#{i} CLASS {l}"),
+            Some(n) => format!("{i} {}", n[l as usize % 10].to_ascii_uppercase()),
+            None => format!("{i} CLASS {l}"),
         })
         .collect();
     let png = a.out_dir.join(format!("{split}_grid.png"));

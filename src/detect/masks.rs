@@ -64,7 +64,7 @@ pub fn mask_grid(images: &[f32], masks: &[f32], chw: [usize; 3], captions: &[Str
     let rows = (n as u32).div_ceil(per_row).max(1);
     let mut img = RgbImage::from_pixel(pad + per_row * cell_w, 24 + rows * cell_h, Rgb([32, 32, 32]));
     let fg = Rgb([235, 235, 235]);
-    draw_text(&mut img, pad, 6, "IMAGE | IMPORTANCE 1-A (RGB) | 1-A (CHANNEL MEAN)", 2, fg);
+    draw_text(&mut img, pad, 6, "IMAGE, IMPORTANCE 1-A (RGB), 1-A (CHANNEL MEAN)", 2, fg);
     for i in 0..n {
         let (x0, y0) = (pad + (i as u32 % per_row) * cell_w, 24 + (i as u32 / per_row) * cell_h);
         let (im, m) = (&images[i * d..(i + 1) * d], &masks[i * d..(i + 1) * d]);
