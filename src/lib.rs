@@ -7,6 +7,7 @@ pub mod bench;
 pub mod certify;
 pub mod cli;
 pub mod data;
+pub mod detect;
 pub mod fsutil;
 pub mod gpu;
 pub mod grid;

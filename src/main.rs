@@ -68,6 +68,11 @@ enum Cmd {
     Sdp(cli::sdp::SdpCmd),
     /// SDP certificates of an mlp:D-H-K against spatial flows or pixel L∞ (results.json, bounds, duals, PNG)
     Certify(cli::certify::CertifyCmd),
+    /// Latent Attention Network (SPEC §5): train g against a frozen classifier, write its masks
+    #[command(subcommand)]
+    Lan(cli::lan::LanCmd),
+    /// Flag images where f1 and the mask classifier f2(g(x)) disagree; TP, TN, ROC, AUC against --benign
+    Detect(cli::detect::DetectArgs),
 }
 
 fn parse_data(s: &str) -> Result<DataSpec, String> {
@@ -330,6 +335,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::FlowLoss(f) => cli::warp::run_flow_loss(&g, &f),
         Cmd::Sdp(s) => cli::sdp::run(&s),
         Cmd::Certify(c) => cli::certify::run(&g, &c),
+        Cmd::Lan(cli::lan::LanCmd::Train(a)) => cli::lan::run_train(&g, &a),
+        Cmd::Lan(cli::lan::LanCmd::Masks(a)) => cli::lan::run_masks(&g, &a),
+        Cmd::Detect(d) => cli::detect::run(&g, &d),
         Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),
         Cmd::Bench(BenchCmd::Conv { arch, batch, reps, results }) => cli::bench::conv(&g, &arch, batch, reps, &results),
         Cmd::Bench(BenchCmd::Attack { arch, model, data, count, batch, seed, results }) => {

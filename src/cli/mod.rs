@@ -5,6 +5,8 @@ pub mod attack;
 pub mod bench;
 pub mod certify;
 pub mod choice;
+pub mod detect;
+pub mod lan;
 pub mod merge;
 pub mod model_cmds;
 pub mod sdp;
