@@ -18,7 +18,7 @@ use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::nn::fit::{Batch, StepOut};
 use crate::nn::Model;
-use crate::ops::{elementwise as ew, reduce, softmax_xent};
+use crate::ops::{reduce, softmax_xent};
 use crate::tensor::Tensor;
 
 crate::names::named_enum! {
@@ -111,34 +111,10 @@ pub fn lan_loss(
             g.mse(z, z0v)
         }
     };
-    let mean_a = mean_per_image_then_batch(g, a);
+    let mean_a = g.mean(a);
     let reg = g.scale(mean_a, -cfg.beta);
     let loss = g.add(l_f, reg);
     LanTerms { loss, l_f, mean_a, a, z }
-}
-
-/// mean(x) over all elements of x [B, ...] as a [1] tensor, summed per
-/// image first. `Graph::mean` sums in one loop over every element, and
-/// llvmpipe stops a shader loop after 65,535 iterations
-/// (LP_MAX_TGSI_LOOP_ITERATIONS): a batch of masks (64·3072 values) would
-/// count only its first 65,535. The gradient is the same broadcast.
-pub fn mean_per_image_then_batch(g: &mut Graph, x: Var) -> Var {
-    let xt = g.value(x).clone();
-    let shape = xt.shape().to_vec();
-    let n = xt.len();
-    let rows = shape[0];
-    let per_row = reduce::sum_rows(g.gpu(), &xt.reshape(&[rows, n / rows.max(1)]), 1.0);
-    let scale = 1.0 / n as f32;
-    let v = reduce::sum_all(g.gpu(), &per_row, scale);
-    g.op(
-        &[x],
-        v,
-        Box::new(move |gpu, d, _| {
-            let out = gpu.alloc(&shape);
-            ew::unary_into(gpu, ew::Unary::Broadcast, d, scale, 0.0, &out);
-            vec![Some(out)]
-        }),
-    )
 }
 
 /// The objective `fit` trains the LAN with: one noise draw per image per
