@@ -125,3 +125,30 @@ pub fn penalty_op(g: &mut Graph, pen: &mut Penalty, w1: Var, w2: Var, c: Var) ->
     );
     (v, out)
 }
+
+/// The verified upper bound of every pair from the *trained* duals `c`
+/// (pairs × D, in `mlp.pairs()` order): t ≥ λ_max(P − diag c) proved by f64
+/// Cholesky of the Schur complement (bipartite.rs), U = Σ max(c + t, 0).
+/// Valid whatever c is; tight when training has kept c near optimal.
+pub fn verified_dual_bounds(mlp: &Mlp, cfg: &CertTrainConfig, c: &[f64]) -> Result<Vec<f64>> {
+    let [_, h, w] = mlp.input;
+    let lambda = match cfg.threat {
+        Threat::Flow => Some(flow::lambda(h, w, cfg.neighbours, Padding::Constant)?),
+        Threat::Linf => None,
+    };
+    let setup = PairSetup::new(cfg.threat, mlp, lambda.as_deref());
+    let g = if cfg.threat == Threat::Flow { cfg.gamma } else { 1.0 };
+    let ids = mlp.pairs();
+    let mut out = Vec::with_capacity(ids.len());
+    for (p, &(i, j)) in ids.iter().enumerate() {
+        let a = mlp.pair_vector(i, j, g);
+        let prob = setup.problem(mlp, &a);
+        let dim = prob.dim();
+        let cp = &c[p * dim..(p + 1) * dim];
+        let b1 = prob.b1();
+        let scale = cp.iter().map(|x| x.abs()).sum::<f64>().max(1e-12);
+        let t = prob.verified_lambda(&b1, cp, 1e-7 * scale / dim as f64);
+        out.push(super::sdp::shifted_upper(cp, t).0);
+    }
+    Ok(out)
+}

@@ -5,9 +5,10 @@
 //! starting network, live in the train state (`p.cert.c`, with their Adam
 //! moments) and in OUT.cert-duals.npy, never in the model file; the
 //! Lanczos warm starts go to OUT.cert-warm.npy so `--resume` replays bit for
-//! bit. After every epoch the bounds are recomputed by the verified solver
-//! (as `advlab certify` does) and logged with the certified accuracy at ε on
-//! the first `--cert-count` test images (OUT.cert-epochs.json).
+//! bit. After every epoch the trained duals are verified in f64 (Cholesky
+//! of the Schur complement, as `advlab certify` verifies its own) and the
+//! bounds logged with the certified accuracy at ε on the first
+//! `--cert-count` test images (OUT.cert-epochs.json).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ use crate::autograd::{Graph, Var};
 use crate::certify::network::{self, Mlp, Threat};
 use crate::certify::penalty::Penalty;
 use crate::certify::sdp::SdpOptions;
-use crate::certify::train::{mlp_of, penalty_for, penalty_op, verified_pairs, CertTrainConfig};
+use crate::certify::train::{mlp_of, penalty_for, penalty_op, verified_dual_bounds, verified_pairs, CertTrainConfig};
 use crate::data::{npy, Dataset};
 use crate::gpu::Gpu;
 use crate::nn::arch::Arch;
@@ -118,12 +119,13 @@ impl FitHooks for CertHooks<'_> {
         let (mut m, score) = self.inner.validate(epoch)?;
         let t = std::time::Instant::now();
         let mlp = mlp_of(self.gpu, self.model)?;
-        let pairs = verified_pairs(self.gpu, &mlp, self.cfg, &sdp_opts())?;
+        let c: Vec<f64> = self.gpu.read(&self.c.tensor).into_iter().map(f64::from).collect();
+        let uppers = verified_dual_bounds(&mlp, self.cfg, &c)?;
         let k = mlp.k;
         let mut bounds = vec![0.0; k * k];
-        for p in &pairs {
-            bounds[p.i * k + p.j] = p.upper;
-            bounds[p.j * k + p.i] = p.upper;
+        for (u, (i, j)) in uppers.iter().zip(mlp.pairs()) {
+            bounds[i * k + j] = *u;
+            bounds[j * k + i] = *u;
         }
         let n = self.count.min(self.test.n);
         let (mut cert, mut clean) = (0usize, 0usize);
@@ -134,9 +136,8 @@ impl FitHooks for CertHooks<'_> {
             cert += v.certified[0] as usize;
             clean += (v.prediction == label) as usize;
         }
-        let mean_upper = pairs.iter().map(|p| p.upper).sum::<f64>() / pairs.len() as f64;
-        m.insert("verified_mean_upper".into(), mean_upper);
-        m.insert("verified_max_upper".into(), pairs.iter().map(|p| p.upper).fold(0.0, f64::max));
+        m.insert("verified_mean_upper".into(), uppers.iter().sum::<f64>() / uppers.len() as f64);
+        m.insert("verified_max_upper".into(), uppers.iter().copied().fold(0.0, f64::max));
         m.insert("certified_accuracy".into(), cert as f64 / n as f64);
         m.insert("clean_accuracy_certified_images".into(), clean as f64 / n as f64);
         m.insert("verify_seconds".into(), t.elapsed().as_secs_f64());
