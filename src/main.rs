@@ -144,6 +144,8 @@ struct TrainCmd {
     /// epoch and the best epoch's model is also saved as OUT.best.safetensors
     #[arg(long, default_value_t = 0)]
     val: usize,
+    #[command(flatten)]
+    cert: advlab::cli::certtrain::CertFlags,
 }
 
 #[derive(Args)]
@@ -310,6 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     step_size: t.step_size,
                     gamma: t.gamma,
                     val: t.val,
+                    cert: t.cert,
                 },
             )
         }

@@ -291,3 +291,66 @@ fn gpu_batch_matches_the_f64_reference() {
         }
     }
 }
+
+#[test]
+fn lambda_equals_numpy() {
+    // results/lambda-numpy: scripts/lambda_numpy.py (numpy.linalg.inv of an
+    // explicitly built NᵀN), committed; advlab's λ must agree within 1e-6
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/lambda-numpy");
+    for (nb, name) in [(Neighbours::Diag4, "diag4"), (Neighbours::Cross4, "cross4")] {
+        let (shape, want) = advlab::data::npy::read_npy_f64(&dir.join(format!("lambda_{name}.npy"))).unwrap();
+        assert_eq!(shape, vec![28, 28]);
+        let lam = flow::lambda(28, 28, nb, Padding::Constant).unwrap();
+        let worst = lam.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f64, f64::max);
+        assert!(worst <= 1e-6, "{name}: max |advlab − numpy| = {worst}");
+        eprintln!("{name}: max |advlab − numpy| = {worst:.2e}");
+    }
+}
+
+#[test]
+fn tiny_mlps_never_move_beyond_the_linf_certificate() {
+    // 100 random MLPs with biases (d = 3..4 inputs, m = 3..6 hidden, 3
+    // classes): the logit-difference change over a 6^d grid of the ε-box
+    // (vertices included) never exceeds (ε/4)·U of the pair.
+    let mut rng = common::rng(43);
+    let (mut violations, mut worst) = (0, f64::NEG_INFINITY);
+    for net in 0..100 {
+        let (d, m, k) = (3 + net % 2, 3 + net % 4, 3);
+        let w1: Vec<f64> = (0..m * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let b1: Vec<f64> = (0..m).map(|_| rng.random_range(-0.5..0.5)).collect();
+        let w2: Vec<f64> = (0..k * m).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let x: Vec<f64> = (0..d).map(|_| rng.random_range(0.0..1.0)).collect();
+        let eps = rng.random_range(0.05..0.5);
+        let f = |z: &[f64]| -> Vec<f64> {
+            let h: Vec<f64> =
+                (0..m).map(|u| ((0..d).map(|q| w1[u * d + q] * z[q]).sum::<f64>() + b1[u]).max(0.0)).collect();
+            (0..k).map(|c| (0..m).map(|u| w2[c * m + u] * h[u]).sum()).collect()
+        };
+        let f0 = f(&x);
+        let ones = vec![1.0; d];
+        for i in 0..k {
+            for j in i + 1..k {
+                let v: Vec<f64> = (0..m).map(|u| w2[i * m + u] - w2[j * m + u]).collect();
+                let bp = Bipartite { m, n: d, w: &w1, a: &v, left: Left::ConstPlusDiag, b: &ones, copies: 1 };
+                let u = bp.solve_cpu(&opts(1e-3)).upper;
+                let g = 6usize;
+                for cell in 0..g.pow(d as u32) {
+                    let z: Vec<f64> = (0..d)
+                        .map(|q| x[q] + eps * (2.0 * ((cell / g.pow(q as u32)) % g) as f64 / (g - 1) as f64 - 1.0))
+                        .collect();
+                    let fz = f(&z);
+                    // both directions: SDP(M(v)) = SDP(M(−v))
+                    for (a, b) in [(i, j), (j, i)] {
+                        let change = (fz[a] - fz[b]) - (f0[a] - f0[b]);
+                        worst = worst.max(change - eps / 4.0 * u);
+                        if change > eps / 4.0 * u {
+                            violations += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("largest (change − bound) over the grid: {worst:.4}");
+    assert_eq!(violations, 0);
+}

@@ -126,7 +126,7 @@ fn certify_bad_input_is_refused_and_nothing_is_written() {
     let model = tmp("m8.safetensors");
     random_mlp(&model, 8);
     let out = tmp("cert-bad-out");
-    let base = |arch: &'static str, extra: &[&'static str]| -> Vec<String> {
+    let base = |arch: &'static str, extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = ["certify", "--arch", arch, "--model", s(&model), "--out-dir", s(&out)]
             .iter()
             .map(|x| x.to_string())
@@ -147,6 +147,9 @@ fn certify_bad_input_is_refused_and_nothing_is_written() {
         &["symmetric", "singular"],
     );
     run(base("mlp:784-9-10", &["--threat", "flow", "--eps", "0.01"]), &["m8.safetensors", "fc1.weight"]);
+    let bad = tmp("duals-bad.npy");
+    npy::write_npy_f64(&bad, &[45, 3], &[0.0; 135]).unwrap();
+    run(base("mlp:784-8-10", &["--threat", "linf", "--eps", "0.01", "--duals", s(&bad)]), &["duals-bad.npy", "45×793"]);
 }
 
 #[test]
@@ -197,6 +200,36 @@ fn certify_writes_every_output_and_the_duals_reproduce_the_bounds() {
         assert_eq!(bounds[1], upper);
         assert!(again <= upper * (1.0 + 1e-12), "{threat}: {again} > {upper}");
         assert!(again >= pairs[0]["lower"].as_f64().unwrap());
+        // --duals: the verified bounds of given duals (here the run's own) never raise a bound
+        if threat == "linf" {
+            let again = tmp("cert-linf-duals");
+            let (ok, _, err) = advlab(&[
+                "--device",
+                "cpu",
+                "certify",
+                "--arch",
+                "mlp:784-6-10",
+                "--model",
+                s(&model),
+                "--threat",
+                "linf",
+                "--eps",
+                "0.01",
+                "--count",
+                "4",
+                "--max-sweeps",
+                "10",
+                "--duals",
+                s(&out.join("duals.npy")),
+                "--out-dir",
+                s(&again),
+            ]);
+            assert!(ok, "{err}");
+            let (_, b2) = npy::read_npy_f64(&again.join("bounds.npy")).unwrap();
+            for (x, y) in b2.iter().zip(&bounds) {
+                assert!(*x <= *y * (1.0 + 1e-9), "with --duals: {x} > {y}");
+            }
+        }
         // ε = 7 certifies nothing (the box covers the image), as SPEC §8 says for flows
         let acc = &v["results"]["certified_accuracy"];
         if threat == "flow" {

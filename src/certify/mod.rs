@@ -9,6 +9,8 @@
 //!   Schur-complement certificate
 //! - [`batch`]: every pair of a network at once (GPU sweeps, host certificates)
 //! - [`network`]: the MLP's pair problems, f64 margins, certification rule
+//! - [`penalty`]: the certified-training penalty (batched Lanczos, gradients)
+//! - [`train`]: the penalty as a graph op, dual start, verified per-epoch bounds
 //! - [`plot`]: certified accuracy against ε as a PNG
 
 pub mod batch;
@@ -16,6 +18,8 @@ pub mod bipartite;
 pub mod flow;
 pub mod linalg;
 pub mod network;
+pub mod penalty;
 pub mod plot;
 pub mod run;
 pub mod sdp;
+pub mod train;

@@ -38,6 +38,9 @@ pub struct CertifyOptions {
     pub out_dir: PathBuf,
     pub solver: Solver,
     pub sdp: SdpOptions,
+    /// Dual vectors (pairs × D .npy, e.g. OUT.cert-duals.npy of certified
+    /// training) whose verified bound replaces the solver's where lower.
+    pub duals: Option<PathBuf>,
     /// The command line, recorded in results.json.
     pub command_line: String,
 }
@@ -122,6 +125,20 @@ pub fn certify(gpu_opts: &GpuOptions, o: &CertifyOptions) -> Result<CertifySumma
     let avecs: Vec<Vec<f64>> = ids.iter().map(|&(i, j)| mlp.pair_vector(i, j, gamma)).collect();
     let problems: Vec<_> = avecs.iter().map(|a| setup.problem(&mlp, a)).collect();
     let d = problems[0].dim();
+    let given = match &o.duals {
+        Some(p) => {
+            let (shape, c) = npy::read_npy_f64(p)?;
+            if shape != [ids.len(), d] || c.iter().any(|x| !x.is_finite()) {
+                bail!(
+                    "--duals {}: expected {}×{d} finite values (one dual vector per class pair), got shape {shape:?}",
+                    p.display(),
+                    ids.len()
+                );
+            }
+            Some(c)
+        }
+        None => None,
+    };
     let t0 = Instant::now();
     let (pairs, stats, adapter) = match o.solver {
         Solver::Gpu => {
@@ -132,6 +149,21 @@ pub fn certify(gpu_opts: &GpuOptions, o: &CertifyOptions) -> Result<CertifySumma
         }
         Solver::Cpu => (batch::solve_cpu(&problems, &ids, &o.sdp), None, None),
     };
+    let mut pairs = pairs;
+    let mut from_duals = Vec::new();
+    if let Some(c) = &given {
+        // the given duals, verified like the solver's (Schur-complement Cholesky)
+        for (k, (p, prob)) in pairs.iter_mut().zip(&problems).enumerate() {
+            let ck = &c[k * d..(k + 1) * d];
+            let scale = ck.iter().map(|x| x.abs()).sum::<f64>().max(1e-12);
+            let t = prob.verified_lambda(&prob.b1(), ck, 1e-7 * scale / d as f64);
+            let (u, cs) = super::sdp::shifted_upper(ck, t);
+            if u < p.upper {
+                (p.upper, p.c, p.gap) = (u, cs, u - p.lower);
+                from_duals.push(k);
+            }
+        }
+    }
     let seconds_pairs = t0.elapsed().as_secs_f64();
     // bounds and verdicts
     let k = mlp.k;
@@ -182,6 +214,7 @@ pub fn certify(gpu_opts: &GpuOptions, o: &CertifyOptions) -> Result<CertifySumma
         "rank": o.sdp.rank.unwrap_or_else(|| default_rank(d)),
         "seed": o.sdp.seed,
         "check_every": o.sdp.check_every,
+        "duals": o.duals.as_ref().map(|p| p.display().to_string()),
         "dimension": d,
         "bound_factor": match o.threat { Threat::Flow => "eps/2", Threat::Linf => "eps/4" },
     });
@@ -190,6 +223,7 @@ pub fn certify(gpu_opts: &GpuOptions, o: &CertifyOptions) -> Result<CertifySumma
         "seconds_all_pairs": seconds_pairs,
         "batch": stats,
         "max_sweeps_used": pairs.iter().map(|p| p.sweeps).max(),
+        "pairs_bounded_by_given_duals": from_duals,
         "all_pairs_converged": pairs.iter().all(|p| p.converged),
         "clean_accuracy": clean_accuracy,
         "certified_accuracy": o.eps.iter().zip(&certified_accuracy).map(|(e, a)| json!({"eps": e, "accuracy": a})).collect::<Vec<_>>(),

@@ -74,6 +74,10 @@ pub struct CertifyCmd {
     /// gpu: batched f32 sweeps on the adapter; cpu: f64 sweeps on the host (certificates are f64 either way)
     #[arg(long, value_enum, default_value_t = Solver::Gpu)]
     pub solver: Solver,
+    /// Also verify these dual vectors (pairs × D .npy, e.g. the OUT.cert-duals.npy of `train --certify`);
+    /// each pair keeps the lower of the two verified bounds
+    #[arg(long)]
+    pub duals: Option<PathBuf>,
 }
 
 pub fn run(gpu_opts: &GpuOptions, c: &CertifyCmd) -> Result<()> {
@@ -97,6 +101,7 @@ pub fn run(gpu_opts: &GpuOptions, c: &CertifyCmd) -> Result<()> {
             seed: c.seed,
             check_every: c.check_every,
         },
+        duals: c.duals.clone(),
         command_line: super::sdp::command_line(),
     };
     let s = run::certify(gpu_opts, &o)?;

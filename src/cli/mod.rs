@@ -4,6 +4,7 @@
 pub mod attack;
 pub mod bench;
 pub mod certify;
+pub mod certtrain;
 pub mod choice;
 pub mod detect;
 pub mod lan;

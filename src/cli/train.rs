@@ -44,6 +44,8 @@ pub struct TrainArgs {
     pub gamma: f32,
     /// Training images held out (seeded) for validation and model selection.
     pub val: usize,
+    /// Certified training (`--certify`), see [`super::certtrain`].
+    pub cert: super::certtrain::CertFlags,
 }
 
 impl TrainArgs {
@@ -161,6 +163,7 @@ impl FitHooks for ClassifierHooks<'_> {
 pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     let arch = Arch::parse(&a.arch)?;
     arch.expect_classifier("advlab train")?;
+    a.cert.check(&arch)?;
     let r = recipe(&arch);
     let cfg = a.config(&r)?;
     check_writable("--out", &a.out)?;
@@ -202,13 +205,23 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
         cfg.augment,
     );
 
-    let identity = json!({"arch": a.arch, "data": a.data.to_string(), "val": a.val, "init": a.init});
+    let mut identity = json!({"arch": a.arch, "data": a.data.to_string(), "val": a.val, "init": a.init});
+    if let Some(c) = a.cert.config() {
+        identity["certify"] = json!(c);
+    }
     let state_path = train::state_path(&a.out);
     let run = FitRun { state_path: Some(&state_path), resume: a.resume, identity: identity.clone(), verbose: true };
     let mut hooks =
         ClassifierHooks { gpu: &gpu, model: &model, val: val_set.as_ref(), test: &test_set, out: &a.out, seed: a.seed };
-    let mut objective = classifier_objective(&model);
-    let rep = fit(&gpu, &model, &train_set, &cfg, &run, &mut objective, &mut hooks)?;
+    let (rep, cert) = if a.cert.certify.is_some() {
+        let resuming = a.resume && state_path.exists();
+        let (r, c) = super::certtrain::fit_certified(
+            &gpu, &model, &train_set, &test_set, &cfg, &run, &mut hooks, &a.cert, &a.out, resuming,
+        )?;
+        (r, Some(c))
+    } else {
+        (fit(&gpu, &model, &train_set, &cfg, &run, &mut classifier_objective(&model), &mut hooks)?, None)
+    };
     let final_eval = train::evaluate(&gpu, &model, &test_set, 1000)?;
     let h = &rep.epochs;
     let mean = |f: fn(&EpochStats) -> f64| h.iter().map(f).sum::<f64>() / h.len().max(1) as f64;
@@ -236,7 +249,7 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
                "val_images": val_set.as_ref().map_or(0, |v| v.n), "test_images": test_set.n,
                "config": cfg, "recipe": r, "init": a.init, "out": a.out, "resumed_from_epoch": rep.start_epoch}),
         json!({"epochs": rep.epochs, "best_val": rep.best.map(|(e, s)| json!({"epoch": e + 1, "val_accuracy": s})),
-               "test": final_eval}),
+               "test": final_eval, "certified_training": cert}),
     );
     report::write_json(&a.results, &v)?;
     super::print_profile(&gpu);
