@@ -4,9 +4,9 @@
 //! bad input through the library and the binary.
 
 mod common;
+use common::cli::advlab;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use advlab::attack::cw::AbortScope;
@@ -635,11 +635,6 @@ impl Drop for Tmp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).output().expect("run advlab");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 fn assert_cli_error(args: &[&str], needle: &str) {

@@ -2,20 +2,17 @@
 //! error line, a non-zero exit and nothing written; good input writes every
 //! output, and the duals reproduce the reported bounds.
 
+mod common;
+use common::cli::advlab;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use advlab::certify::network::{Mlp, Threat};
 use advlab::certify::{flow, run, sdp};
 use advlab::data::npy;
 use advlab::nn::arch::Arch;
 use advlab::ops::tv::{Neighbours, Padding};
-
-fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).output().expect("run advlab");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("advlab-certify-cli-{}", std::process::id()));

@@ -4,6 +4,7 @@
 //! on the GPU against the host values.
 
 mod common;
+use common::cli::advlab;
 
 use advlab::certify::bipartite::{Bipartite, Left};
 use advlab::certify::linalg;
@@ -177,12 +178,6 @@ fn graph_op_passes_the_host_gradients_through_the_tape() {
 // ---- through the binary -----------------------------------------------
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).output().expect("run advlab");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 fn tmp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("advlab-certtrain-{tag}-{}", std::process::id()));

@@ -1,14 +1,10 @@
 //! The binary: bad input gives one line on stderr naming the input, a
 //! non-zero exit and no panic; the default job works on the bundled data.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::cli::{advlab, assert_one_line_error};
 
-fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).env("NODEVICE_SELECT", "1").output().expect("run advlab");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
+use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("advlab-cli-{}", std::process::id()));
@@ -18,18 +14,6 @@ fn tmp(name: &str) -> PathBuf {
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlp_784_32_16_10")
-}
-
-/// Fails with exactly one `error:` line that mentions every `needle`.
-fn assert_one_line_error(args: &[&str], needles: &[&str]) {
-    let (ok, _, err) = advlab(args);
-    assert!(!ok, "{args:?} should fail");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errs.len(), 1, "{args:?}: expected one error line, got: {err}");
-    for n in needles {
-        assert!(errs[0].contains(n), "{args:?}: error line lacks {n:?}: {}", errs[0]);
-    }
 }
 
 fn write(path: &Path, bytes: &[u8]) {

@@ -2,17 +2,14 @@
 //! class-count check, `--batch 0`, per-class accuracy and the confusion
 //! matrix in `advlab eval`.
 
+mod common;
+use common::cli::{advlab, assert_one_line_error};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use advlab::data::npy::{write_npy_f32, write_npy_i64};
-
-fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).env("NODEVICE_SELECT", "1").output().expect("run advlab");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("advlab-cli-data-{}", std::process::id()));
@@ -26,18 +23,6 @@ fn s(p: &Path) -> &str {
 
 fn fixture_model() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlp_784_32_16_10/model.safetensors")
-}
-
-/// Fails with exactly one `error:` line, no panic, mentioning every `needle`.
-fn assert_one_line_error(args: &[&str], needles: &[&str]) {
-    let (ok, _, err) = advlab(args);
-    assert!(!ok, "{args:?} should fail");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errs.len(), 1, "{args:?}: expected one error line, got: {err}");
-    for n in needles {
-        assert!(errs[0].contains(n), "{args:?}: error line lacks {n:?}: {}", errs[0]);
-    }
 }
 
 #[test]

@@ -5,17 +5,11 @@
 //! input shape.
 
 mod common;
+use common::cli::advlab;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use advlab::nn::{Arch, Model};
-
-fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).env("NODEVICE_SELECT", "1").output().expect("run advlab");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 fn ok(args: &[&str]) -> String {
     let (ok, out, err) = advlab(args);

@@ -2,17 +2,14 @@
 //! unsharded run; attack outputs feed `advlab eval`; results.json of
 //! another command is never overwritten; a bad model leaves no --out-dir.
 
+mod common;
+use common::cli::advlab;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).env("NODEVICE_SELECT", "1").output().expect("run advlab");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 fn ok(args: &[&str]) -> String {
     let (ok, stdout, err) = advlab(args);

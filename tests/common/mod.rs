@@ -2,6 +2,8 @@
 //! and f64 CPU oracles.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::sync::{Arc, OnceLock};
 
 use advlab::{Gpu, GpuOptions};
