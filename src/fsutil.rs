@@ -77,6 +77,23 @@ pub fn one_line(err: &anyhow::Error) -> String {
     format!("{err:#}").replace(['\n', '\r'], " ")
 }
 
+/// Fail now, not after an epoch, if `path` cannot be written: its directory
+/// must exist and accept a file.
+pub fn check_writable(flag: &str, path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!("{flag} {}: directory {} does not exist", path.display(), dir.display());
+    }
+    let probe = dir.join(format!(".advlab-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| anyhow::anyhow!("{flag} {}: cannot write in {}: {e}", path.display(), dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use std::path::PathBuf;

@@ -10,15 +10,16 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::train::{best_path, check_writable};
 use crate::data::{self, DataSpec, Dataset, Selection, Split};
 use crate::detect::lan::{self, LanEval, LanLoss, LossKind};
 use crate::detect::masks;
 use crate::detect::noise::{Noise, NoiseKind};
+use crate::fsutil::check_writable;
 use crate::gpu::{Gpu, GpuOptions};
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::fit::{fit, EpochStats, FitConfig, FitHooks, FitRun};
 use crate::nn::optim::{OptimConfig, OptimKind, Schedule};
+use crate::nn::train::best_path;
 use crate::nn::{train, Arch, Model};
 use crate::report;
 

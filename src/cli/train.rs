@@ -1,19 +1,18 @@
 //! `advlab train`: flags → [`fit`] with the classifier objective.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::data::{self, DataSpec, Dataset, Split};
-use crate::gpu::{Gpu, GpuOptions};
+use crate::data::{self, DataSpec, Split};
+use crate::fsutil::check_writable;
+use crate::gpu::GpuOptions;
 use crate::nn::augment::Augment;
-use crate::nn::fit::{fit, EpochStats, FitConfig, FitHooks, FitRun};
+use crate::nn::fit::{fit, EpochStats, FitConfig, FitRun};
 use crate::nn::optim::{OptimConfig, OptimKind, ScheduleKind};
 use crate::nn::recipe::{recipe, Recipe};
-use crate::nn::train::{self, classifier_objective};
+use crate::nn::train::{self, best_path, check_labels, classifier_objective, ClassifierHooks};
 use crate::nn::{Arch, Model};
 use crate::report;
 
@@ -97,67 +96,6 @@ fn check_flags(c: &FitConfig) -> Result<()> {
         bail!("--weight-decay {} must be a number >= 0", o.weight_decay);
     }
     Ok(())
-}
-
-/// Fail now, not after an epoch, if `path` cannot be written: its directory
-/// must exist and accept a file.
-pub fn check_writable(flag: &str, path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        bail!("{flag} {}: directory {} does not exist", path.display(), dir.display());
-    }
-    let probe = dir.join(format!(".advlab-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"")
-        .map_err(|e| anyhow::anyhow!("{flag} {}: cannot write in {}: {e}", path.display(), dir.display()))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
-/// Where the best-validation model goes: `M.safetensors` → `M.best.safetensors`.
-pub fn best_path(out: &Path) -> PathBuf {
-    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    out.with_file_name(format!("{stem}.best.safetensors"))
-}
-
-/// After each epoch: accuracy on the validation split (the selection
-/// score) and on the test split, then the model checkpoints.
-struct ClassifierHooks<'a> {
-    gpu: &'a Arc<Gpu>,
-    model: &'a Model,
-    val: Option<&'a Dataset>,
-    test: &'a Dataset,
-    out: &'a Path,
-    seed: u64,
-}
-
-impl FitHooks for ClassifierHooks<'_> {
-    fn validate(&mut self, _epoch: usize) -> Result<(BTreeMap<String, f64>, Option<f64>)> {
-        let mut m = BTreeMap::new();
-        let mut score = None;
-        if let Some(v) = self.val {
-            let ev = train::evaluate(self.gpu, self.model, v, 1000)?;
-            m.insert("val_accuracy".to_string(), ev.accuracy);
-            score = Some(ev.accuracy);
-        }
-        let ev = train::evaluate(self.gpu, self.model, self.test, 1000)?;
-        m.insert("test_accuracy".to_string(), ev.accuracy);
-        Ok((m, score))
-    }
-
-    fn save(&mut self, st: &EpochStats, best: bool) -> Result<()> {
-        let mut meta = BTreeMap::new();
-        meta.insert("epochs_done".into(), (st.epoch + 1).to_string());
-        meta.insert("seed".into(), self.seed.to_string());
-        self.model.save(self.gpu, self.out, meta.clone())?;
-        if best {
-            meta.insert("best_val_accuracy".into(), format!("{}", st.score.unwrap_or(f64::NAN)));
-            self.model.save(self.gpu, &best_path(self.out), meta)?;
-        }
-        Ok(())
-    }
 }
 
 pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
@@ -253,18 +191,5 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     );
     report::write_json(&a.results, &v)?;
     super::print_profile(&gpu);
-    Ok(())
-}
-
-/// Labels must be classes of the model: a 7-class MLP on 10-class data
-/// would otherwise train silently to chance.
-fn check_labels(spec: &DataSpec, d: &Dataset, arch: &Arch) -> Result<()> {
-    if let Some((i, &l)) = d.labels.iter().enumerate().find(|(_, &l)| l as usize >= arch.classes) {
-        bail!(
-            "--data {spec}: label {l} at training image {i} is not a class of --arch {} ({} classes)",
-            arch.spec,
-            arch.classes
-        );
-    }
     Ok(())
 }

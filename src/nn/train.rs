@@ -1,6 +1,7 @@
 //! Training a classifier on labels: the cross-entropy objective for
 //! [`fit`](super::fit::fit), one-epoch and evaluation helpers.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,11 +11,12 @@ use serde::Serialize;
 pub use super::augment::{augment_images, augment_rng, Augment, AUGMENT_PAD};
 use super::capacity::{device_batch, Pass};
 pub use super::fit::{epoch_order, EpochStats, FitConfig as TrainConfig};
-use super::fit::{fit_epoch, Batch, Objective, StepOut};
+use super::fit::{fit_epoch, Batch, FitHooks, Objective, StepOut};
 use super::model::{Mode, Model};
 use super::optim::Optimizer;
+use super::Arch;
 use crate::autograd::{Graph, Var};
-use crate::data::Dataset;
+use crate::data::{DataSpec, Dataset};
 use crate::gpu::Gpu;
 use crate::ops::{elementwise as ew, softmax_xent};
 use crate::tensor::Tensor;
@@ -122,4 +124,61 @@ pub fn predict_labels(gpu: &Arc<Gpu>, model: &Model, data: &Dataset, batch: usiz
         out.extend(crate::ops::reduce::argmax_rows(gpu, &model.logits(gpu, &x)));
     }
     Ok(out)
+}
+
+/// Where the best-validation model goes: `M.safetensors` → `M.best.safetensors`.
+pub fn best_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    out.with_file_name(format!("{stem}.best.safetensors"))
+}
+
+/// After each epoch: accuracy on the validation split (the selection
+/// score) and on the test split, then the model checkpoints.
+pub struct ClassifierHooks<'a> {
+    pub gpu: &'a Arc<Gpu>,
+    pub model: &'a Model,
+    pub val: Option<&'a Dataset>,
+    pub test: &'a Dataset,
+    pub out: &'a Path,
+    pub seed: u64,
+}
+
+impl FitHooks for ClassifierHooks<'_> {
+    fn validate(&mut self, _epoch: usize) -> Result<(BTreeMap<String, f64>, Option<f64>)> {
+        let mut m = BTreeMap::new();
+        let mut score = None;
+        if let Some(v) = self.val {
+            let ev = evaluate(self.gpu, self.model, v, 1000)?;
+            m.insert("val_accuracy".to_string(), ev.accuracy);
+            score = Some(ev.accuracy);
+        }
+        let ev = evaluate(self.gpu, self.model, self.test, 1000)?;
+        m.insert("test_accuracy".to_string(), ev.accuracy);
+        Ok((m, score))
+    }
+
+    fn save(&mut self, st: &EpochStats, best: bool) -> Result<()> {
+        let mut meta = BTreeMap::new();
+        meta.insert("epochs_done".into(), (st.epoch + 1).to_string());
+        meta.insert("seed".into(), self.seed.to_string());
+        self.model.save(self.gpu, self.out, meta.clone())?;
+        if best {
+            meta.insert("best_val_accuracy".into(), format!("{}", st.score.unwrap_or(f64::NAN)));
+            self.model.save(self.gpu, &best_path(self.out), meta)?;
+        }
+        Ok(())
+    }
+}
+
+/// Labels must be classes of the model: a 7-class MLP on 10-class data
+/// would otherwise train silently to chance.
+pub fn check_labels(spec: &DataSpec, d: &Dataset, arch: &Arch) -> Result<()> {
+    if let Some((i, &l)) = d.labels.iter().enumerate().find(|(_, &l)| l as usize >= arch.classes) {
+        anyhow::bail!(
+            "--data {spec}: label {l} at training image {i} is not a class of --arch {} ({} classes)",
+            arch.spec,
+            arch.classes
+        );
+    }
+    Ok(())
 }
