@@ -6,11 +6,12 @@
 //! instead of 100,000 CIFAR ones. Before device batches, each of these
 //! panicked in `Gpu::alloc`.
 
+mod common;
+use common::cli::{advlab_env, assert_one_line_error, assert_one_line_error_env, json};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use advlab::data::npy::{read_npy_f32, write_npy_f32};
-use serde_json::Value;
 
 const ARCH: &str = "mlp:784-32-16-10";
 /// 128 KiB holds the fixture's weights (784·32 floats) and 41 images of
@@ -19,13 +20,10 @@ const CAP_KIB: &str = "128";
 const DEVICE_BATCH: usize = 41;
 
 fn advlab(args: &[&str], cap: Option<&str>) -> (bool, String, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_advlab"));
-    c.args(args).env("NODEVICE_SELECT", "1").env_remove("ADVLAB_MAX_BINDING_KIB");
-    if let Some(k) = cap {
-        c.env("ADVLAB_MAX_BINDING_KIB", k);
+    match cap {
+        Some(k) => advlab_env(args, &[("ADVLAB_MAX_BINDING_KIB", k)]),
+        None => advlab_env(args, &[]),
     }
-    let out = c.output().expect("run advlab");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 fn ok(args: &[&str], cap: Option<&str>) -> String {
@@ -34,15 +32,10 @@ fn ok(args: &[&str], cap: Option<&str>) -> String {
     err
 }
 
-/// Fails with exactly one `error:` line, no panic, mentioning every `needle`.
 fn one_line_error(args: &[&str], cap: Option<&str>, needles: &[&str]) {
-    let (ok, _, err) = advlab(args, cap);
-    assert!(!ok, "{args:?} should fail");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errs.len(), 1, "{args:?}: expected one error line, got: {err}");
-    for n in needles {
-        assert!(errs[0].contains(n), "{args:?}: error line lacks {n:?}: {}", errs[0]);
+    match cap {
+        Some(k) => assert_one_line_error_env(args, &[("ADVLAB_MAX_BINDING_KIB", k)], needles),
+        None => assert_one_line_error(args, needles),
     }
 }
 
@@ -55,10 +48,6 @@ fn dir(tag: &str) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 //! another command is never overwritten; a bad model leaves no --out-dir.
 
 mod common;
-use common::cli::advlab;
+use common::cli::{advlab, assert_one_line_error, json};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,18 +17,6 @@ fn ok(args: &[&str]) -> String {
     stdout
 }
 
-/// Fails with exactly one `error:` line that mentions every `needle`.
-fn one_line_error(args: &[&str], needles: &[&str]) {
-    let (ok, _, err) = advlab(args);
-    assert!(!ok, "{args:?} should fail");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errs.len(), 1, "{args:?}: {err}");
-    for n in needles {
-        assert!(errs[0].contains(n), "{args:?}: error lacks {n:?}: {}", errs[0]);
-    }
-}
-
 fn dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("advlab-shard-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -38,10 +26,6 @@ fn dir(tag: &str) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 const ARCH: &str = "mlp:784-32-10";
@@ -95,9 +79,15 @@ fn shards_merge_to_the_unsharded_run(method: &str, extra: &[&str]) -> Value {
     assert_eq!(json(&parts[1].join("results.json"))["settings"]["shard"], "2/3");
     assert_eq!(b["results"]["per_image"].as_array().unwrap().len(), 60);
     // a shard missing, or given twice: one line naming the shard
-    one_line_error(&["merge", s(&parts[0]), s(&parts[2]), "--out-dir", s(&d.join("m2"))], &["shard 2/3", "missing"]);
-    one_line_error(&["merge", s(&parts[0]), s(&parts[0]), s(&parts[2]), "--out-dir", s(&d.join("m3"))], &["2/3"]);
-    one_line_error(&["merge", s(&full), "--out-dir", s(&d.join("m4"))], &["results.json", "sharded"]);
+    assert_one_line_error(
+        &["merge", s(&parts[0]), s(&parts[2]), "--out-dir", s(&d.join("m2"))],
+        &["shard 2/3", "missing"],
+    );
+    assert_one_line_error(
+        &["merge", s(&parts[0]), s(&parts[0]), s(&parts[2]), "--out-dir", s(&d.join("m3"))],
+        &["2/3"],
+    );
+    assert_one_line_error(&["merge", s(&full), "--out-dir", s(&d.join("m4"))], &["results.json", "sharded"]);
     a
 }
 
@@ -173,12 +163,12 @@ fn results_of_another_command_are_kept_and_a_bad_model_leaves_no_out_dir() {
     let before = std::fs::read(out.join("results.json")).unwrap();
     let mut a = vec!["attack", "pgd", "--iters", "2"];
     a.extend(base);
-    one_line_error(&a, &["results.json", "advlab attack fgsm", "--results"]);
+    assert_one_line_error(&a, &["results.json", "advlab attack fgsm", "--results"]);
     assert_eq!(std::fs::read(out.join("results.json")).unwrap(), before);
     // a model of another architecture: an error naming the file, and no directory
     let fresh = d.join("never");
     for method in ["fgsm", "stadv"] {
-        one_line_error(
+        assert_one_line_error(
             &["attack", method, "--arch", "mlp:784-20-10", "--model", s(m), "--count", "2", "--out-dir", s(&fresh)],
             &["m.safetensors"],
         );
@@ -284,15 +274,15 @@ fn split_indices_and_shard_auto_pick_the_images() {
     assert_eq!(got, [6, 7, 8, 9]);
     // bad selections: one line naming the input
     advlab::data::npy::write_npy_i64(&idx, &[1], &[1000]).unwrap();
-    one_line_error(
+    assert_one_line_error(
         &["attack", "fgsm", "--arch", ARCH, "--model", s(m), "--indices", s(&idx), "--out-dir", s(&d.join("x"))],
         &["idx.npy", "1000"],
     );
-    one_line_error(
+    assert_one_line_error(
         &["attack", "pgd", "--arch", ARCH, "--model", s(m), "--split", "val", "--out-dir", s(&d.join("x"))],
         &["--split", "train or test"],
     );
-    one_line_error(
+    assert_one_line_error(
         &["attack", "cw", "--arch", ARCH, "--model", s(m), "--shard", "4/3", "--out-dir", s(&d.join("x"))],
         &["--shard", "K/N"],
     );
@@ -329,10 +319,13 @@ fn sharded_eval_merges_into_the_unsharded_eval() {
     assert_eq!(a["settings"], b["settings"]);
     assert_eq!(a["results"]["per_image"].as_array().unwrap().len(), 1000);
     assert_eq!(a["results"]["per_image"][999]["index"], 999);
-    one_line_error(&["merge", s(&parts[0]), s(&parts[1]), "--out-dir", s(&d.join("m2"))], &["shard 3/3", "missing"]);
-    one_line_error(&["merge", s(&full), "--out-dir", s(&d.join("m3"))], &["full.json", "sharded"]);
+    assert_one_line_error(
+        &["merge", s(&parts[0]), s(&parts[1]), "--out-dir", s(&d.join("m2"))],
+        &["shard 3/3", "missing"],
+    );
+    assert_one_line_error(&["merge", s(&full), "--out-dir", s(&d.join("m3"))], &["full.json", "sharded"]);
     // a shard outside 1..=N is refused before any work
-    one_line_error(
+    assert_one_line_error(
         &["eval", "--arch", ARCH, "--model", s(m), "--shard", "4/3", "--results", s(&d.join("bad.json"))],
         &["--shard", "K/N"],
     );

@@ -216,34 +216,32 @@ fn check_shape_len(path: &Path, shape: &[usize], len: usize) -> Result<Vec<u64>>
 
 /// Write a float32 array (C order, little-endian `<f4`), atomically.
 pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
-    let shape64 = check_shape_len(path, shape, data.len())?;
-    let mut buf = Vec::with_capacity(128 + data.len() * 4);
-    {
-        let mut w = WriteOptions::<f32>::new()
-            .dtype(DType::Plain("<f4".parse().expect("valid type string")))
-            .shape(&shape64)
-            .writer(&mut buf)
-            .begin_nd()
-            .map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
-        w.extend(data.iter().copied()).map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
-        w.finish().map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
-    }
-    write_atomic(path, &buf)
+    write_npy_float(path, shape, data, "<f4")
 }
 
 /// Write a float64 array (C order, little-endian `<f8`), atomically.
 pub fn write_npy_f64(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
+    write_npy_float(path, shape, data, "<f8")
+}
+
+fn write_npy_float<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
+    path: &Path,
+    shape: &[usize],
+    data: &[T],
+    dtype: &str,
+) -> Result<()> {
     let shape64 = check_shape_len(path, shape, data.len())?;
-    let mut buf = Vec::with_capacity(128 + data.len() * 8);
+    let mut buf = Vec::with_capacity(128 + std::mem::size_of_val(data));
+    let enc = |e: std::io::Error| anyhow!("{}: cannot encode .npy: {e}", path.display());
     {
-        let mut w = WriteOptions::<f64>::new()
-            .dtype(DType::Plain("<f8".parse().expect("valid type string")))
+        let mut w = WriteOptions::<T>::new()
+            .dtype(DType::Plain(dtype.parse().expect("valid type string")))
             .shape(&shape64)
             .writer(&mut buf)
             .begin_nd()
-            .map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
-        w.extend(data.iter().copied()).map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
-        w.finish().map_err(|e| anyhow!("{}: cannot encode .npy: {e}", path.display()))?;
+            .map_err(enc)?;
+        w.extend(data.iter().copied()).map_err(enc)?;
+        w.finish().map_err(enc)?;
     }
     write_atomic(path, &buf)
 }

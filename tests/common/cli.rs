@@ -1,17 +1,34 @@
 //! Running the advlab binary from integration tests.
 
+use std::path::Path;
 use std::process::Command;
 
 /// Runs the binary under test: (success, stdout, stderr).
 pub fn advlab(args: &[&str]) -> (bool, String, String) {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_advlab")).args(args).env("NODEVICE_SELECT", "1").output().expect("run advlab");
+    advlab_env(args, &[])
+}
+
+/// [`advlab`] with extra environment variables. `ADVLAB_MAX_BINDING_KIB`
+/// from the caller's environment is dropped unless `envs` sets it, so a
+/// test's device limits are its own.
+pub fn advlab_env(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_advlab"));
+    c.args(args).env("NODEVICE_SELECT", "1").env_remove("ADVLAB_MAX_BINDING_KIB");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run advlab");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 /// Fails with exactly one `error:` line, no panic, mentioning every `needle`.
 pub fn assert_one_line_error(args: &[&str], needles: &[&str]) {
-    let (ok, _, err) = advlab(args);
+    assert_one_line_error_env(args, &[], needles)
+}
+
+/// [`assert_one_line_error`] with extra environment variables.
+pub fn assert_one_line_error_env(args: &[&str], envs: &[(&str, &str)], needles: &[&str]) {
+    let (ok, _, err) = advlab_env(args, envs);
     assert!(!ok, "{args:?} should fail");
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
     let errs: Vec<&str> = err.lines().filter(|l| l.starts_with("error:") && !is_mesa_noise(l)).collect();
@@ -25,4 +42,9 @@ pub fn assert_one_line_error(args: &[&str], needles: &[&str]) {
 /// not advlab's output.
 pub fn is_mesa_noise(line: &str) -> bool {
     line.contains("XDG_RUNTIME_DIR")
+}
+
+/// A JSON file written by a command.
+pub fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
