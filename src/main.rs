@@ -260,6 +260,33 @@ enum BenchCmd {
         #[arg(long, default_value = "results.json")]
         results: PathBuf,
     },
+    /// The five workloads of issue 15 (MLP, LeNet-5 epochs; FGSM, C&W on MNIST; alexnet-cifar epoch), with PyTorch's figures when it is importable
+    Suite {
+        /// Workloads to run (comma-separated; default all five)
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "mlp,lenet,fgsm,cw,alexnet")]
+        only: Vec<advlab::bench::suite::Workload>,
+        /// Share of each workload's images to run, in (0, 1] (1: full epochs and the issue's image counts)
+        #[arg(long, default_value_t = 1.0)]
+        fraction: f64,
+        /// MNIST data for mlp, lenet, fgsm, cw
+        #[arg(long, value_parser = parse_data, default_value = "mnist:../shared/data/mnist")]
+        mnist: DataSpec,
+        /// CIFAR-10 data for alexnet
+        #[arg(long, value_parser = parse_data, default_value = "cifar10:../shared/data/cifar-10-batches-bin")]
+        cifar: DataSpec,
+        /// M = N = K of the GEMM whose best GFLOP/s is taken as the adapter's peak
+        #[arg(long, default_value_t = 1024)]
+        peak_size: usize,
+        /// Do not run the PyTorch peer even when torch is importable
+        #[arg(long)]
+        no_peer: bool,
+        /// Seed of model initialisation, shuffling and C&W targets
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where to write results.json
+        #[arg(long, default_value = "results.json")]
+        results: PathBuf,
+    },
     /// MLP training throughput (images/s)
     Train {
         /// Architecture to train
@@ -346,6 +373,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Bench(BenchCmd::Attack { arch, model, data, count, batch, seed, results }) => {
             cli::attack::bench(&g, &arch, model.as_deref(), &data, count, batch, seed, &results)
         }
+        Cmd::Bench(BenchCmd::Suite { only, fraction, mnist, cifar, peak_size, no_peer, seed, results }) => {
+            let cfg = advlab::bench::suite::SuiteConfig { only, fraction, mnist, cifar, peak_size, peer: !no_peer, seed };
+            cli::bench::suite(&g, &cfg, &results)
+        }
         Cmd::Bench(BenchCmd::Train { arch, data, batch, epochs, results }) => {
             cli::bench::train(&g, &arch, &data, batch, epochs, &results)
         }
@@ -373,7 +404,8 @@ mod tests {
     fn model_and_bench_commands_document_every_argument() {
         let cli = Cli::command();
         let mut missing = Vec::new();
-        let paths: [&[&str]; 7] = [
+        let paths: [&[&str]; 8] = [
+            &["bench", "suite"],
             &["train"],
             &["eval"],
             &["predict"],

@@ -1,3 +1,4 @@
 //! Kernel benchmarks behind `advlab bench ...`.
 
 pub mod gemm;
+pub mod suite;

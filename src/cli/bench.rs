@@ -224,3 +224,65 @@ pub fn gemm(gpu_opts: &GpuOptions, sizes: &[usize], reps: usize, results: &Path)
     super::print_profile(&gpu);
     Ok(())
 }
+
+/// `advlab bench suite`: run the workloads, print one table, write results.json.
+pub fn suite(gpu_opts: &GpuOptions, cfg: &crate::bench::suite::SuiteConfig, results: &Path) -> Result<()> {
+    report::check_results_path(results, "bench suite")?;
+    let gpu = super::open_gpu(gpu_opts)?;
+    let rep = crate::bench::suite::run_suite(&gpu, cfg)?;
+    let f = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "n/a".into());
+    let rows: Vec<Vec<String>> = rep
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.workload.to_string(),
+                r.arch.clone(),
+                r.batch.to_string(),
+                r.images.to_string(),
+                format!("{:.2}", r.seconds),
+                format!("{:.0}", r.images_per_sec),
+                format!("{:.1}", r.gflops),
+                format!("{:.0}%", 100.0 * r.peak_fraction),
+                f(r.torch.as_ref().map(|t| t.seconds), 2),
+                f(r.torch.as_ref().map(|t| t.images_per_sec), 0),
+                f(r.ratio, 2),
+            ]
+        })
+        .collect();
+    println!("adapter: {}; GEMM peak {:.1} GFLOP/s ({}³)", gpu.adapter_name(), rep.gemm_peak_gflops, cfg.peak_size);
+    println!(
+        "{}",
+        report::markdown_table(
+            &[
+                "workload",
+                "arch",
+                "batch",
+                "images",
+                "seconds",
+                "images/s",
+                "GFLOP/s",
+                "of GEMM peak",
+                "torch s",
+                "torch images/s",
+                "ratio"
+            ],
+            &rows
+        )
+    );
+    if let Some(why) = &rep.peer_skipped {
+        println!("PyTorch peer skipped: {why}");
+    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    report::write_json(
+        results,
+        &report::envelope(
+            "bench suite",
+            Some(&gpu),
+            json!({"config": cfg.settings(), "command_line": command, "flops": "2 FLOP per MAC per pass; training 3 passes, attack gradients 2", "optim": "sgd lr 0.01 momentum 0.9"}),
+            serde_json::to_value(&rep)?,
+        ),
+    )?;
+    super::print_profile(&gpu);
+    Ok(())
+}

@@ -55,6 +55,7 @@ value_enums!(
     crate::attack::Norm,
     crate::attack::LabelSource,
     crate::attack::jsma::JacobianKind,
+    crate::bench::suite::Workload,
 );
 
 #[cfg(test)]

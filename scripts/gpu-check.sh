@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Build advlab, run the test suite on the machine's best adapter, then
+# `advlab bench suite`, and print one table: the device, the test result,
+# and each workload's images/s, GFLOP/s and share of the measured GEMM peak
+# (with PyTorch's figures and the ratio when torch is importable).
+#
+# Usage: scripts/gpu-check.sh [OUT_DIR] [-- extra `bench suite` flags]
+#   OUT_DIR (default gpu-check-out/) gets build.log, test.log, bench.log,
+#   info.txt and results.json.
+# Environment: MNIST, CIFAR (data specs for bench suite; default the
+#   ../shared/data layout), ADVLAB_TEST_DEVICE=gpu to make the tests fail
+#   rather than fall back to a CPU adapter, SKIP_TESTS=1 to go straight to
+#   the benchmark.
+# Needs: a Rust toolchain (cargo), a Vulkan/Metal/DX12 driver. On Linux
+# without a GPU it runs on lavapipe (apt-get install mesa-vulkan-drivers).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+out="${1:-gpu-check-out}"
+[ $# -gt 0 ] && shift
+[ "${1:-}" = "--" ] && shift
+mkdir -p "$out"
+mnist="${MNIST:-mnist:../shared/data/mnist}"
+cifar="${CIFAR:-cifar10:../shared/data/cifar-10-batches-bin}"
+
+echo "== build (release + tests)"
+cargo build --release >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+bin=target/release/advlab
+"$bin" info >"$out/info.txt" 2>/dev/null || true
+head -3 "$out/info.txt"
+
+tests="skipped"
+if [ "${SKIP_TESTS:-0}" != 1 ]; then
+    echo "== cargo test (log: $out/test.log)"
+    if cargo test --release >"$out/test.log" 2>&1; then
+        tests="passed"
+    else
+        tests="FAILED"
+    fi
+    grep -E "^test result:" "$out/test.log" | awk '{p+=$4; f+=$6; i+=$8} END {print "tests: " p " passed, " f " failed, " i " ignored"}'
+    grep -E "^(test .* FAILED|failures:)" "$out/test.log" | head -20 || true
+fi
+
+echo "== bench suite (log: $out/bench.log)"
+rm -f "$out/results.json"
+"$bin" bench suite --mnist "$mnist" --cifar "$cifar" --results "$out/results.json" "$@" 2>&1 | tee "$out/bench.log" | grep -v XDG_RUNTIME_DIR
+
+echo
+echo "== summary"
+python3 - "$out/results.json" "$tests" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+r = j["results"]
+print(f"device: {j['adapter']} ({j['adapter_driver']})")
+print(f"tests: {sys.argv[2]}; GEMM peak {r['gemm_peak_gflops']:.1f} GFLOP/s")
+print("| workload | images | seconds | images/s | GFLOP/s | of peak | torch images/s | ratio |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for w in r["rows"]:
+    t = w.get("torch") or {}
+    tip = f"{t['images_per_sec']:.0f}" if t else "n/a"
+    ratio = f"{w['ratio']:.2f}" if w.get("ratio") is not None else "n/a"
+    print(f"| {w['workload']} | {w['images']} | {w['seconds']:.2f} | {w['images_per_sec']:.0f} | "
+          f"{w['gflops']:.1f} | {100 * w['peak_fraction']:.0f}% | {tip} | {ratio} |")
+if r.get("peer_skipped"):
+    print(f"PyTorch peer skipped: {r['peer_skipped']}")
+EOF
+[ "$tests" != "FAILED" ]
