@@ -1,6 +1,7 @@
 //! Adapter choice, device creation, and the `Gpu` handle every op uses.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Result};
@@ -9,6 +10,7 @@ use super::kernel::{BindingKind, Kernel};
 use super::pool::BufferPool;
 use super::profiler::{ProfileMode, Profiler};
 use super::recorder::{Cmd, CopyRegion, Recorder};
+use super::texcache::{TexCache, TexCacheStats, TexKey};
 use crate::tensor::Tensor;
 
 /// One resource bound by [`Gpu::dispatch_binds`].
@@ -19,118 +21,45 @@ pub enum Bind<'a> {
     Tex(&'a wgpu::TextureView),
 }
 
-/// Scratch textures kept for reuse, one per (width, height, slot), usable
-/// as storage textures (written) and sampled textures (read). Commands run
-/// in recording order, so a texture may be rewritten by any later dispatch;
-/// holding this guard while recording every dispatch that writes and reads
-/// them keeps other threads' recordings from landing in between.
-pub struct ScratchTextures<'a> {
-    gpu: &'a Gpu,
-    map: std::sync::MutexGuard<'a, TextureMap>,
-}
-
-/// Scratch textures by (width, height, slot).
-type TextureMap = HashMap<(u32, u32, u32), (wgpu::Texture, wgpu::TextureView)>;
-
 /// Texels per row of a linear texture: vec4 i of a flat array lives at
 /// texel (i % LINEAR_WIDTH, i / LINEAR_WIDTH) (`ldt`/`ld` in the shaders).
 pub const LINEAR_WIDTH: usize = 4096;
 
-impl ScratchTextures<'_> {
-    /// The `width` x `height` texel texture for `slot` (distinct slots for
-    /// textures bound in the same dispatch).
-    pub fn get(&mut self, width: u32, height: u32, slot: u32) -> wgpu::TextureView {
-        self.entry(width, height, slot).1.clone()
+/// Copy regions that put `t` ([rows, cols] row-major, cols a multiple of
+/// 64) into a `width` x `height` texture as bands of `bw` texels: texel
+/// (c, r) of t (t(r, 4c .. 4c + 3)) lands at (c % bw, (c / bw) *
+/// band_rows + r); with bw = cols / 4 that is t as is.
+pub fn banded_regions(t: &Tensor, cols: usize, bw: usize, band_rows: usize, width: u32, height: u32) -> Vec<CopyRegion> {
+    let rows = t.len() / cols.max(1);
+    assert!(cols.is_multiple_of(64) && rows * cols == t.len() && rows <= band_rows && bw <= width as usize);
+    let c4 = cols / 4;
+    assert!(c4.div_ceil(bw) * band_rows <= height as usize);
+    if rows == 0 {
+        return Vec::new();
     }
-
-    fn entry(&mut self, width: u32, height: u32, slot: u32) -> &(wgpu::Texture, wgpu::TextureView) {
-        let device = &self.gpu.device;
-        self.map.entry((width, height, slot)).or_insert_with(|| {
-            let usage = wgpu::TextureUsages::STORAGE_BINDING
-                | wgpu::TextureUsages::TEXTURE_BINDING
-                | wgpu::TextureUsages::COPY_DST;
-            let t = rgba32f_texture(device, width, height, usage, "scratch texture");
-            let v = t.create_view(&Default::default());
-            (t, v)
+    (0..c4.div_ceil(bw))
+        .map(|j| CopyRegion {
+            offset: (j * bw * 16) as u64,
+            bytes_per_row: (cols * 4) as u32,
+            width: bw.min(c4 - j * bw) as u32,
+            rows: rows as u32,
+            y: (j * band_rows) as u32,
         })
-    }
-
-    /// The `width` x `height` texture for `slot` with tensor `t` ([rows,
-    /// cols] row-major, cols a multiple of 64) copied in as bands of `bw`
-    /// texels: texel (c, r) of t (t(r, 4c .. 4c + 3)) lands at
-    /// (c % bw, (c / bw) * band_rows + r); with bw = cols / 4 that is t as
-    /// is. Texels outside t keep what they held.
-    #[allow(clippy::too_many_arguments)]
-    pub fn copy_of(
-        &mut self,
-        t: &Tensor,
-        cols: usize,
-        bw: usize,
-        band_rows: usize,
-        width: u32,
-        height: u32,
-        slot: u32,
-    ) -> wgpu::TextureView {
-        let rows = t.len() / cols.max(1);
-        assert!(cols.is_multiple_of(64) && rows * cols == t.len() && rows <= band_rows && bw <= width as usize);
-        let c4 = cols / 4;
-        let regions: Vec<CopyRegion> = (0..c4.div_ceil(bw))
-            .map(|j| CopyRegion {
-                offset: (j * bw * 16) as u64,
-                bytes_per_row: (cols * 4) as u32,
-                width: bw.min(c4 - j * bw) as u32,
-                rows: rows as u32,
-                y: (j * band_rows) as u32,
-            })
-            .collect();
-        assert!(c4.div_ceil(bw) * band_rows <= height as usize);
-        let (texture, view) = self.entry(width, height, slot).clone();
-        if rows > 0 {
-            self.gpu.rec.lock().unwrap().cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, regions });
-        }
-        view
-    }
-
-    /// The `width` x `height` texture for `slot` with tensor `t` ([rows,
-    /// cols] row-major, cols a multiple of 4) copied in as it is, one copy
-    /// per row: texel (c, r) = t(r, 4c .. 4c + 3). Texels outside t keep
-    /// what they held.
-    pub fn copy_rows_of(
-        &mut self,
-        t: &Tensor,
-        rows: usize,
-        cols: usize,
-        width: u32,
-        height: u32,
-        slot: u32,
-    ) -> wgpu::TextureView {
-        assert!(
-            cols.is_multiple_of(4) && rows * cols == t.len() && cols / 4 <= width as usize && rows <= height as usize
-        );
-        let regions: Vec<CopyRegion> = (0..rows)
-            .map(|r| CopyRegion {
-                offset: (r * cols * 4) as u64,
-                bytes_per_row: 0,
-                width: (cols / 4) as u32,
-                rows: 1,
-                y: r as u32,
-            })
-            .collect();
-        let (texture, view) = self.entry(width, height, slot).clone();
-        if rows > 0 {
-            self.gpu.rec.lock().unwrap().cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, regions });
-        }
-        view
-    }
-
-    /// The linear texture `slot` with at least `vecs` vec4s.
-    pub fn linear(&mut self, vecs: usize, slot: u32) -> wgpu::TextureView {
-        self.get(LINEAR_WIDTH as u32, vecs.div_ceil(LINEAR_WIDTH).max(1) as u32, slot)
-    }
+        .collect()
 }
 
-/// A 2-D rgba32float texture (scratch textures and linear tensor copies).
-fn rgba32f_texture(
+/// Copy regions that put `t` ([rows, cols] row-major, cols a multiple of
+/// 4) into a texture as it is, one copy per row: texel (c, r) = t(r, 4c ..
+/// 4c + 3).
+pub fn row_regions(t: &Tensor, rows: usize, cols: usize, width: u32, height: u32) -> Vec<CopyRegion> {
+    assert!(cols.is_multiple_of(4) && rows * cols == t.len() && cols / 4 <= width as usize && rows <= height as usize);
+    (0..rows)
+        .map(|r| CopyRegion { offset: (r * cols * 4) as u64, bytes_per_row: 0, width: (cols / 4) as u32, rows: 1, y: r as u32 })
+        .collect()
+}
+
+/// A 2-D rgba32float texture (texture copies of tensors).
+pub(super) fn rgba32f_texture(
     device: &wgpu::Device,
     width: u32,
     height: u32,
@@ -193,13 +122,19 @@ pub struct Gpu {
     prof: Mutex<Profiler>,
     /// Small read-only tensors uploaded once and shared (see `constant`).
     constants: Mutex<HashMap<ConstantKey, Tensor>>,
-    /// Linear textures that tensors bound to texture bindings are
-    /// copied into, by (rows, binding); see `dispatch_binds`.
-    bound_textures: Mutex<HashMap<(u32, u32), (wgpu::Texture, wgpu::TextureView)>>,
-    /// Scratch rgba32float textures by (width, height, slot); see `ScratchTextures`.
-    textures: Mutex<TextureMap>,
+    /// Linear texture copies of tensors bound to texture bindings (see
+    /// `dispatch_binds`); used only with `rec` locked.
+    linear_textures: TexCache,
+    /// Other texture copies of tensors (GEMM operand layouts and the
+    /// like; see [`Gpu::tensor_texture`]); locked before `rec`, never while
+    /// holding it.
+    operand_textures: TexCache,
     params: wgpu::Buffer,
     slot: u64,
+    /// Read-backs (`read`, `read_u32`) and submits so far: tests check that
+    /// loops meant to stay on the device do not come back to the host.
+    readbacks: AtomicU64,
+    submits: AtomicU64,
 }
 
 fn instance() -> (wgpu::Instance, wgpu::Backends) {
@@ -365,10 +300,12 @@ impl Gpu {
             rec: Mutex::new(Recorder::default()),
             prof: Mutex::new(prof),
             constants: Mutex::default(),
-            textures: Mutex::default(),
-            bound_textures: Mutex::default(),
+            linear_textures: TexCache::new(),
+            operand_textures: TexCache::new(),
             params,
             slot,
+            readbacks: AtomicU64::new(0),
+            submits: AtomicU64::new(0),
         });
         gpu.probe_kernels()?;
         Ok(gpu)
@@ -578,7 +515,7 @@ impl Gpu {
             } else {
                 match next.next().unwrap() {
                     Bind::Buf(t, None) if kind == BindingKind::Texture || kind == BindingKind::StorageTextureRead => {
-                        views.push(self.linear_copy(&mut rec, t, binding));
+                        views.push(self.linear_copy(&mut rec, t));
                         view_bindings.push(binding);
                         continue;
                     }
@@ -609,12 +546,47 @@ impl Gpu {
         rec.params.extend_from_slice(bytes);
         rec.params.resize((offset + self.slot) as usize, 0);
         rec.cmds.push(Cmd::Dispatch { pipeline, bind_group, groups, kernel: k });
+        // After the texture copies above: a tensor both read through a
+        // texture and written here gets its new version after its copy.
+        let written = k.bindings.iter().filter(|(_, kind)| *kind != BindingKind::Uniform).zip(bufs);
+        for (&(_, kind), b) in written {
+            if let (BindingKind::StorageReadWrite, Bind::Buf(t, _)) = (kind, b) {
+                t.mark_written();
+            }
+        }
     }
 
-    /// Record a copy of `t` into the linear texture kept for `binding` (and
-    /// its size); commands run in stream order, so the texture may be reused
-    /// by the next dispatch.
-    fn linear_copy(&self, rec: &mut Recorder, t: &Tensor, binding: u32) -> wgpu::TextureView {
+    /// The texture holding `t` in the layout `key` names (see
+    /// [`TexCache::get_or_fill`]): reused while `t` is unwritten, else
+    /// `fill` records the commands that write it. `key[0]` is the caller's
+    /// tag (unique per kind of layout), `key[6]`, `key[7]` the texture's
+    /// width and height.
+    pub fn tensor_texture(
+        &self,
+        t: &Tensor,
+        key: TexKey,
+        fill: impl FnOnce(&wgpu::Texture, &wgpu::TextureView),
+    ) -> wgpu::TextureView {
+        self.operand_textures.get_or_fill(&self.device, t, key, fill)
+    }
+
+    /// Texture-copy reuse so far, both caches together.
+    pub fn texture_cache_stats(&self) -> TexCacheStats {
+        let (a, b) = (self.linear_textures.stats(), self.operand_textures.stats());
+        TexCacheStats { hits: a.hits + b.hits, fills: a.fills + b.fills }
+    }
+
+    /// Record copies of `regions` of `t` into `texture`.
+    pub fn copy_to_texture(&self, t: &Tensor, texture: &wgpu::Texture, regions: Vec<CopyRegion>) {
+        if !regions.is_empty() {
+            let cmd = Cmd::CopyToTexture { src: t.buffer().clone(), texture: texture.clone(), regions };
+            self.rec.lock().unwrap().cmds.push(cmd);
+        }
+    }
+
+    /// `t`'s linear texture copy: the cached one while `t` is unwritten,
+    /// else a copy recorded now.
+    fn linear_copy(&self, rec: &mut Recorder, t: &Tensor) -> wgpu::TextureView {
         let vecs = t.len().div_ceil(4).max(1);
         let rows = vecs.div_ceil(LINEAR_WIDTH) as u32;
         assert!(
@@ -623,20 +595,6 @@ impl Gpu {
             t.shape(),
             self.limits.max_texture_dimension_2d
         );
-        let (texture, view) = self
-            .bound_textures
-            .lock()
-            .unwrap()
-            .entry((rows, binding))
-            .or_insert_with(|| {
-                let usage = wgpu::TextureUsages::TEXTURE_BINDING
-                    | wgpu::TextureUsages::STORAGE_BINDING
-                    | wgpu::TextureUsages::COPY_DST;
-                let t = rgba32f_texture(&self.device, LINEAR_WIDTH as u32, rows, usage, "linear copy of a tensor");
-                let v = t.create_view(&Default::default());
-                (t, v)
-            })
-            .clone();
         // whole rows of LINEAR_WIDTH texels, then the partial last row
         let (full, rest) = (vecs / LINEAR_WIDTH, vecs % LINEAR_WIDTH);
         let row_bytes = (LINEAR_WIDTH * 16) as u32;
@@ -649,20 +607,16 @@ impl Gpu {
             let offset = (full * LINEAR_WIDTH * 16) as u64;
             regions.push(CopyRegion { offset, bytes_per_row: row_bytes, width: rest as u32, rows: 1, y: full as u32 });
         }
-        rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture, regions });
-        view
-    }
-
-    /// The scratch rgba32float textures (see [`ScratchTextures`]), locked
-    /// until the returned guard drops. They are kept for the life of the
-    /// `Gpu`, one per shape used.
-    pub fn scratch_textures(&self) -> ScratchTextures<'_> {
-        ScratchTextures { gpu: self, map: self.textures.lock().unwrap() }
+        let key = [0, vecs as u32, 0, 0, 0, 0, LINEAR_WIDTH as u32, rows];
+        self.linear_textures.get_or_fill(&self.device, t, key, |texture, _| {
+            rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture: texture.clone(), regions })
+        })
     }
 
     /// Record a buffer-to-buffer copy into the stream.
     pub fn copy(&self, src: &Tensor, dst: &Tensor) {
         assert!(dst.len() >= src.len(), "copy: destination smaller than source");
+        dst.mark_written();
         self.rec.lock().unwrap().cmds.push(Cmd::Copy {
             src: src.buffer().clone(),
             dst: dst.buffer().clone(),
@@ -672,6 +626,7 @@ impl Gpu {
 
     /// Record a fill with zeros into the stream.
     pub fn clear(&self, t: &Tensor) {
+        t.mark_written();
         self.rec.lock().unwrap().cmds.push(Cmd::Clear { buf: t.buffer().clone() });
     }
 
@@ -690,6 +645,7 @@ impl Gpu {
         }
         let cmds = std::mem::take(&mut rec.cmds);
         rec.params.clear();
+        self.submits.fetch_add(1, Ordering::Relaxed);
         self.prof.lock().unwrap().submit(&self.device, &self.queue, cmds);
     }
 
@@ -782,6 +738,7 @@ impl Gpu {
         }
         let mut rec = self.rec.lock().unwrap();
         self.flush_locked(&mut rec);
+        t.mark_written();
         self.queue.write_buffer(t.buffer(), 0, bytes);
     }
 
@@ -794,7 +751,19 @@ impl Gpu {
         bytemuck::cast_slice(&self.read_bytes(t)).to_vec()
     }
 
+    /// Read-backs so far (every `read` / `read_u32`, each a flush and a
+    /// wait for the device).
+    pub fn readbacks(&self) -> u64 {
+        self.readbacks.load(Ordering::Relaxed)
+    }
+
+    /// Submits so far (flushes of recorded work).
+    pub fn submits(&self) -> u64 {
+        self.submits.load(Ordering::Relaxed)
+    }
+
     fn read_bytes(&self, t: &Tensor) -> Vec<u8> {
+        self.readbacks.fetch_add(1, Ordering::Relaxed);
         let bytes = t.len() as u64 * 4;
         if bytes == 0 {
             return Vec::new();

@@ -8,8 +8,11 @@ pub mod params;
 mod pool;
 mod profiler;
 mod recorder;
+pub use recorder::CopyRegion;
+mod texcache;
 
-pub use context::{adapter_report, list_adapters, Bind, DeviceChoice, Gpu, GpuOptions, ScratchTextures};
+pub use texcache::{TexCacheStats, TexKey};
+pub use context::{adapter_report, banded_regions, row_regions, list_adapters, Bind, DeviceChoice, Gpu, GpuOptions, LINEAR_WIDTH};
 pub use kernel::{kernels, BindingKind, Kernel};
 pub use pool::BufferPool;
 pub use profiler::ProfileMode;

@@ -21,7 +21,7 @@ pub enum Cmd {
         buf: wgpu::Buffer,
     },
     /// Rectangles of `src` into a texture (a linear texture: see
-    /// `Gpu::dispatch_binds`; GEMM operands: `ScratchTextures::copy_of`).
+    /// `Gpu::dispatch_binds`; GEMM operands: `banded_regions`, `row_regions`).
     CopyToTexture {
         src: wgpu::Buffer,
         texture: wgpu::Texture,

@@ -39,7 +39,7 @@
 
 use std::sync::Arc;
 
-use crate::gpu::{groups_1d, kernels as k, Bind, Gpu, ScratchTextures};
+use crate::gpu::{groups_1d, kernels as k, Bind, Gpu, LINEAR_WIDTH};
 use crate::ops::{gemm, reduce};
 use crate::tensor::Tensor;
 
@@ -476,31 +476,30 @@ struct Fast {
     ow: usize,
 }
 
-/// Weights in `forward_fast` order, [taps, channels rounded up to 8], into
-/// the linear texture `slot` (see `ScratchTextures::linear`).
+/// Weights in `forward_fast` order, [taps, channels rounded up to 8], in a
+/// linear texture (texel i at (i % LINEAR_WIDTH, i / LINEAR_WIDTH)) kept
+/// for `w` (`Gpu::tensor_texture`).
 /// `flipped`: taps (o, kh, kw) of the flipped kernel, channels c (for dx).
-fn pack(
-    gpu: &Gpu,
-    texs: &mut ScratchTextures,
-    w: &Tensor,
-    g: &ConvGeom,
-    flipped: bool,
-    slot: u32,
-) -> wgpu::TextureView {
+fn pack(gpu: &Gpu, w: &Tensor, g: &ConvGeom, flipped: bool) -> wgpu::TextureView {
     let (taps, width) = if flipped {
         (g.o * g.kh * g.kw, g.c.next_multiple_of(8))
     } else {
         (g.c * g.kh * g.kw, g.o.next_multiple_of(8))
     };
-    let tex = texs.linear(taps * width / 4, slot);
-    let mut p = g.params();
-    p.chunk = (width / 4) as u32;
-    p.flags = (flipped as u32) << 1;
-    p.total = (taps * width) as u32;
-    // bindings in order: wt(2), lin(12)
-    let groups = groups_1d(taps * width / 4, WG as u32);
-    gpu.dispatch_binds(&k::CONV2D_PACK, &[], &p, &[Bind::Buf(w, None), Bind::Tex(&tex)], groups);
-    tex
+    let vecs = taps * width / 4;
+    let rows = vecs.div_ceil(LINEAR_WIDTH).max(1) as u32;
+    // w's own texture, packed once per write of w (once per optimiser step
+    // in training, once per attack)
+    let key = [10 + flipped as u32, g.o as u32, g.c as u32, g.kh as u32, g.kw as u32, 0, LINEAR_WIDTH as u32, rows];
+    gpu.tensor_texture(w, key, |_, tex| {
+        let mut p = g.params();
+        p.chunk = (width / 4) as u32;
+        p.flags = (flipped as u32) << 1;
+        p.total = (taps * width) as u32;
+        // bindings in order: wt(2), lin(12)
+        let groups = groups_1d(vecs, WG as u32);
+        gpu.dispatch_binds(&k::CONV2D_PACK, &[], &p, &[Bind::Buf(w, None), Bind::Tex(tex)], groups);
+    })
 }
 
 /// Copy [planes, h, w] into a zero-filled [planes, hp, wp] with the source
@@ -606,9 +605,7 @@ fn fast_conv(
     y: &Tensor,
 ) {
     let (hp, wp4) = f.padded();
-    // Held until the convolution is recorded (see ScratchTextures).
-    let mut texs = gpu.scratch_textures();
-    let wt = pack(gpu, &mut texs, w, g, flipped, 1);
+    let wt = pack(gpu, w, g, flipped);
     let p = Params {
         n: f.n as u32,
         c: f.cin as u32,

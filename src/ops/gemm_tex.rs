@@ -17,7 +17,7 @@
 //! emits `fma` as a multiply and an add, so 16 flops per cycle per core,
 //! ~83 GFLOP/s here, is the ceiling.
 
-use crate::gpu::{kernels as k, Bind, Gpu, ScratchTextures};
+use crate::gpu::{banded_regions, kernels as k, row_regions, Bind, Gpu};
 use crate::tensor::Tensor;
 
 use super::gemm::Trans;
@@ -105,52 +105,51 @@ pub fn supported(gpu: &Gpu, t: Trans, m: usize, n: usize, k: usize) -> bool {
         && n.div_ceil(4).div_ceil(WG) <= groups
 }
 
-/// x ([rows, cols], row-major) into its texture `l`, zero past `cols` (and
-/// past `rows` unless `stale_rows_ok`: then rows past `rows` may keep older
-/// data).
-#[allow(clippy::too_many_arguments)]
-fn pack(
-    gpu: &Gpu,
-    texs: &mut ScratchTextures,
-    x: &Tensor,
-    rows: usize,
-    cols: usize,
-    l: Layout,
-    stale_rows_ok: bool,
-    slot: u32,
-) -> wgpu::TextureView {
+/// x ([rows, cols], row-major) in its texture `l`, zero past `cols` (and
+/// past `rows` unless `stale_rows_ok`: then rows past `rows` may hold
+/// anything). The texture is x's own (`Gpu::tensor_texture`): filled once
+/// per write of x, so a weight read by three products of a training step
+/// is copied once.
+fn pack(gpu: &Gpu, x: &Tensor, rows: usize, cols: usize, l: Layout, stale_rows_ok: bool) -> wgpu::TextureView {
     let (tw, th) = l.texture();
     // Rows already in the texture layout, whole 256-byte pitches: copies,
     // no pack pass (at 1024^3 `pack_tex_v4` took 6.1 ms of a 65 ms product,
     // the copy 0.9 ms).
-    if cols.is_multiple_of(64) && l.width * 4 == cols && (l.height == rows || stale_rows_ok) {
-        return texs.copy_of(x, cols, l.bw, l.height, tw, th, slot);
-    }
+    let copy = cols.is_multiple_of(64) && l.width * 4 == cols && (l.height == rows || stale_rows_ok);
     // Other rows of whole vec4s in the plain layout: one copy per row (no
     // pitch rule for a single row). Cheaper than the pack pass, whose
     // storage-texture stores llvmpipe makes lane by lane, while rows are
     // long and few: mlp:784-500-10 training 5,420-5,770 -> 6,160-6,680
     // images/s (X [64, 784], W1 [500, 784], H [64, 500] copied).
     let rows_copy_pays = cols >= 64 && rows <= 2048;
-    if rows_copy_pays && l.bw == l.width && l.width * 4 == cols && (l.height == rows || stale_rows_ok) {
-        return texs.copy_rows_of(x, rows, cols, tw, th, slot);
-    }
-    let tex = texs.get(tw, th, slot);
-    let p = Params {
-        rows: rows as u32,
-        cols: cols as u32,
-        width: l.width as u32,
-        height: l.height as u32,
-        bw: l.bw as u32,
-        ..Default::default()
-    };
-    // One vec4 load per texel where x's rows are whole vec4s.
-    let kernel = if cols.is_multiple_of(4) { &k::GEMM_TEX_PACK_TEX_V4 } else { &k::GEMM_TEX_PACK_TEX };
-    let groups = [(l.width as u32).div_ceil(8), (l.height as u32).div_ceil(8), 1];
-    // `srct` (5; the tensor, copied into a linear texture), `dst` (6)
-    let binds = [Bind::Buf(x, None), Bind::Tex(&tex)];
-    gpu.dispatch_binds(kernel, &[], &p, &binds, groups);
-    tex
+    let copy_rows = !copy
+        && rows_copy_pays
+        && l.bw == l.width
+        && l.width * 4 == cols
+        && (l.height == rows || stale_rows_ok);
+    let how = if copy { 1 } else if copy_rows { 2 } else { 3 };
+    let key = [how, rows as u32, cols as u32, l.width as u32, l.height as u32, l.bw as u32, tw, th];
+    gpu.tensor_texture(x, key, |texture, view| {
+        if copy {
+            gpu.copy_to_texture(x, texture, banded_regions(x, cols, l.bw, l.height, tw, th));
+        } else if copy_rows {
+            gpu.copy_to_texture(x, texture, row_regions(x, rows, cols, tw, th));
+        } else {
+            let p = Params {
+                rows: rows as u32,
+                cols: cols as u32,
+                width: l.width as u32,
+                height: l.height as u32,
+                bw: l.bw as u32,
+                ..Default::default()
+            };
+            // One vec4 load per texel where x's rows are whole vec4s.
+            let kernel = if cols.is_multiple_of(4) { &k::GEMM_TEX_PACK_TEX_V4 } else { &k::GEMM_TEX_PACK_TEX };
+            let groups = [(l.width as u32).div_ceil(8), (l.height as u32).div_ceil(8), 1];
+            // `srct` (5; the tensor, copied into a linear texture), `dst` (6)
+            gpu.dispatch_binds(kernel, &[], &p, &[Bind::Buf(x, None), Bind::Tex(view)], groups);
+        }
+    })
 }
 
 /// C = op(A) op(B) (+ bias) (+ C); shapes already checked by `gemm_into`,
@@ -172,12 +171,11 @@ pub fn gemm_tex(
     let [la, lb] = layouts(t, m, n, k, gpu.limits.max_texture_dimension_2d as usize);
     let (a_rows, a_cols) = if t.ta { (k, m) } else { (m, k) };
     let (b_rows, b_cols) = if t.tb { (n, k) } else { (k, n) };
-    // Held until the product is recorded: another thread's product must not
-    // repack these textures in between. Stale rows are harmless past M (A)
-    // and past N (Bᵀ: its texture is exactly N rows), not along K.
-    let mut texs = gpu.scratch_textures();
-    let ta = pack(gpu, &mut texs, a, a_rows, a_cols, la, !t.ta, 0);
-    let tb = pack(gpu, &mut texs, b, b_rows, b_cols, lb, t.tb, 1);
+    // Each operand's texture is its own, refilled only when the operand is
+    // written. Stale rows are harmless past M (A) and past N (Bᵀ: its
+    // texture is exactly N rows), not along K.
+    let ta = pack(gpu, a, a_rows, a_cols, la, !t.ta);
+    let tb = pack(gpu, b, b_rows, b_cols, lb, t.tb);
     let p = Params {
         m: m as u32,
         n: n as u32,
