@@ -18,7 +18,16 @@ use common::{assert_close, gemm_oracle, randn, rng};
 
 /// C = op(A) op(W) against the oracle on the host copies.
 #[allow(clippy::too_many_arguments)]
-fn check(gpu: &Arc<Gpu>, a: &Tensor, w: &Tensor, ah: &[f32], wh: &[f32], t: Trans, mnk: (usize, usize, usize), what: &str) {
+fn check(
+    gpu: &Arc<Gpu>,
+    a: &Tensor,
+    w: &Tensor,
+    ah: &[f32],
+    wh: &[f32],
+    t: Trans,
+    mnk: (usize, usize, usize),
+    what: &str,
+) {
     let (m, n, k) = mnk;
     let c = gemm(gpu, a, w, t, None);
     assert_close(what, &gpu.read(&c), &gemm_oracle(ah, wh, m, n, k, t.ta, t.tb), 1e-4);

@@ -22,10 +22,10 @@ use serde::Serialize;
 use crate::attack::{random_targets, run_attack, AttackConfig, CwConfig, FgsmConfig, Norm, RunOptions};
 use crate::data::{self, DataSpec, Dataset, Split};
 use crate::gpu::Gpu;
+use crate::names::Named;
 use crate::nn::arch::Layer;
 use crate::nn::optim::{OptimConfig, OptimKind, Optimizer};
 use crate::nn::train::{self, TrainConfig};
-use crate::names::Named;
 use crate::nn::{Arch, Model};
 
 /// The PyTorch peer, embedded so the suite runs from any directory.
@@ -293,7 +293,11 @@ fn run_peer(cfg: &SuiteConfig, counts: &[(Workload, usize)]) -> Result<Vec<PeerR
         bail!("bench suite: the PyTorch peer (bench/torch_peer.py) failed with {}", out.status);
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().rev().find(|l| l.trim_start().starts_with('[')).context("bench suite: no JSON from the PyTorch peer")?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('['))
+        .context("bench suite: no JSON from the PyTorch peer")?;
     serde_json::from_str(line).context("bench suite: unreadable JSON from the PyTorch peer")
 }
 

@@ -31,6 +31,13 @@ pub fn open_gpu(opts: &GpuOptions) -> Result<Arc<Gpu>> {
 /// Print the `--profile` table if profiling is on.
 pub fn print_profile(gpu: &Gpu) {
     if let Some(r) = gpu.profile_report() {
-        eprintln!("\n{r}");
+        let t = gpu.texture_cache_stats();
+        eprintln!(
+            "\n{r}\ntexture copies of tensors: {} reused, {} made ({} read-backs, {} submits)",
+            t.hits,
+            t.fills,
+            gpu.readbacks(),
+            gpu.submits()
+        );
     }
 }

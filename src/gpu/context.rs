@@ -29,7 +29,14 @@ pub const LINEAR_WIDTH: usize = 4096;
 /// 64) into a `width` x `height` texture as bands of `bw` texels: texel
 /// (c, r) of t (t(r, 4c .. 4c + 3)) lands at (c % bw, (c / bw) *
 /// band_rows + r); with bw = cols / 4 that is t as is.
-pub fn banded_regions(t: &Tensor, cols: usize, bw: usize, band_rows: usize, width: u32, height: u32) -> Vec<CopyRegion> {
+pub fn banded_regions(
+    t: &Tensor,
+    cols: usize,
+    bw: usize,
+    band_rows: usize,
+    width: u32,
+    height: u32,
+) -> Vec<CopyRegion> {
     let rows = t.len() / cols.max(1);
     assert!(cols.is_multiple_of(64) && rows * cols == t.len() && rows <= band_rows && bw <= width as usize);
     let c4 = cols / 4;
@@ -54,7 +61,13 @@ pub fn banded_regions(t: &Tensor, cols: usize, bw: usize, band_rows: usize, widt
 pub fn row_regions(t: &Tensor, rows: usize, cols: usize, width: u32, height: u32) -> Vec<CopyRegion> {
     assert!(cols.is_multiple_of(4) && rows * cols == t.len() && cols / 4 <= width as usize && rows <= height as usize);
     (0..rows)
-        .map(|r| CopyRegion { offset: (r * cols * 4) as u64, bytes_per_row: 0, width: (cols / 4) as u32, rows: 1, y: r as u32 })
+        .map(|r| CopyRegion {
+            offset: (r * cols * 4) as u64,
+            bytes_per_row: 0,
+            width: (cols / 4) as u32,
+            rows: 1,
+            y: r as u32,
+        })
         .collect()
 }
 

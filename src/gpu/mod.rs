@@ -11,11 +11,13 @@ mod recorder;
 pub use recorder::CopyRegion;
 mod texcache;
 
-pub use texcache::{TexCacheStats, TexKey};
-pub use context::{adapter_report, banded_regions, row_regions, list_adapters, Bind, DeviceChoice, Gpu, GpuOptions, LINEAR_WIDTH};
+pub use context::{
+    adapter_report, banded_regions, list_adapters, row_regions, Bind, DeviceChoice, Gpu, GpuOptions, LINEAR_WIDTH,
+};
 pub use kernel::{kernels, BindingKind, Kernel};
 pub use pool::BufferPool;
 pub use profiler::ProfileMode;
+pub use texcache::{TexCacheStats, TexKey};
 
 /// Workgroup counts for `threads` invocations of a 1-D kernel with workgroup
 /// size `wg`, folded into 2-D past the 65,535-per-dimension limit. Kernels

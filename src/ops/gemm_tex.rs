@@ -122,12 +122,15 @@ fn pack(gpu: &Gpu, x: &Tensor, rows: usize, cols: usize, l: Layout, stale_rows_o
     // long and few: mlp:784-500-10 training 5,420-5,770 -> 6,160-6,680
     // images/s (X [64, 784], W1 [500, 784], H [64, 500] copied).
     let rows_copy_pays = cols >= 64 && rows <= 2048;
-    let copy_rows = !copy
-        && rows_copy_pays
-        && l.bw == l.width
-        && l.width * 4 == cols
-        && (l.height == rows || stale_rows_ok);
-    let how = if copy { 1 } else if copy_rows { 2 } else { 3 };
+    let copy_rows =
+        !copy && rows_copy_pays && l.bw == l.width && l.width * 4 == cols && (l.height == rows || stale_rows_ok);
+    let how = if copy {
+        1
+    } else if copy_rows {
+        2
+    } else {
+        3
+    };
     let key = [how, rows as u32, cols as u32, l.width as u32, l.height as u32, l.bw as u32, tw, th];
     gpu.tensor_texture(x, key, |texture, view| {
         if copy {
