@@ -215,7 +215,12 @@ fn run_one(gpu: &Arc<Gpu>, cfg: &SuiteConfig, wl: Workload) -> Result<(String, u
             let opts = RunOptions { batch, seed: cfg.seed, ..Default::default() };
             let warm = data.take_first(2.min(data.n));
             let wt = targets.as_ref().map(|t| &t[..warm.n]);
-            run_attack(gpu, &model, &warm.images, &warm.labels, wt, &acfg, &opts)?;
+            // two iterations compile every kernel the timed run uses
+            let warm_cfg = match &acfg {
+                AttackConfig::Cw(c) => AttackConfig::Cw(CwConfig { iters: 2, ..*c }),
+                other => other.clone(),
+            };
+            run_attack(gpu, &model, &warm.images, &warm.labels, wt, &warm_cfg, &opts)?;
             gpu.sync();
             let t0 = Instant::now();
             run_attack(gpu, &model, &data.images, &data.labels, targets.as_deref(), &acfg, &opts)?;
