@@ -22,6 +22,16 @@ out="${1:-gpu-check-out}"
 mkdir -p "$out"
 mnist="${MNIST:-mnist:../shared/data/mnist}"
 cifar="${CIFAR:-cifar10:../shared/data/cifar-10-batches-bin}"
+extra=()
+# Without the data sets: the bundled MNIST subset, and no alexnet workload.
+if [ -z "${MNIST:-}" ] && [ ! -d ../shared/data/mnist ]; then
+    echo "note: ../shared/data/mnist not found: MNIST workloads run on the bundled subset (set MNIST=mnist:DIR)"
+    mnist=bundled
+fi
+if [ -z "${CIFAR:-}" ] && [ ! -d ../shared/data/cifar-10-batches-bin ] && [[ " $* " != *" --only "* ]]; then
+    echo "note: ../shared/data/cifar-10-batches-bin not found: skipping alexnet (set CIFAR=cifar10:DIR)"
+    extra=(--only mlp,lenet,fgsm,cw)
+fi
 
 echo "== build (release + tests)"
 cargo build --release >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
@@ -43,7 +53,7 @@ fi
 
 echo "== bench suite (log: $out/bench.log)"
 rm -f "$out/results.json"
-"$bin" bench suite --mnist "$mnist" --cifar "$cifar" --results "$out/results.json" "$@" 2>&1 | tee "$out/bench.log" | grep -v XDG_RUNTIME_DIR
+"$bin" bench suite --mnist "$mnist" --cifar "$cifar" --results "$out/results.json" "${extra[@]}" "$@" 2>&1 | tee "$out/bench.log" | grep -v XDG_RUNTIME_DIR
 
 echo
 echo "== summary"
