@@ -57,6 +57,11 @@ fn problem<'a>(n: &'a Net, threat: Threat, a: &'a [f64], ones: &'a [f64]) -> Bip
 
 /// ⟨P, VVᵀ⟩ of pair p with V gathered from the penalty's factor layout.
 fn dense_value(pen: &PrimalPenalty, n: &Net, threat: Threat, p: usize) -> f64 {
+    dense_diag(pen, n, threat, p).iter().sum()
+}
+
+/// diag(P VVᵀ) of pair p, densely.
+fn dense_diag(pen: &PrimalPenalty, n: &Net, threat: Threat, p: usize) -> Vec<f64> {
     let (i, j) = pen.pairs[p];
     let a = pair_vec(n, i, j);
     let ones = vec![1.0; n.d];
@@ -68,13 +73,9 @@ fn dense_value(pen: &PrimalPenalty, n: &Net, threat: Threat, p: usize) -> f64 {
         src[at * w + p * r..at * w + (p + 1) * r].to_vec()
     };
     let v: Vec<Vec<f64>> = (0..dim).map(row).collect();
-    let mut s = 0.0;
-    for x in 0..dim {
-        for y in 0..dim {
-            s += dense[x * dim + y] * v[x].iter().zip(&v[y]).map(|(a, b)| a * b).sum::<f64>();
-        }
-    }
-    s
+    (0..dim)
+        .map(|x| (0..dim).map(|y| dense[x * dim + y] * v[x].iter().zip(&v[y]).map(|(a, b)| a * b).sum::<f64>()).sum())
+        .collect()
 }
 
 #[test]
@@ -92,6 +93,18 @@ fn values_equal_the_dense_inner_product() {
                 "{threat:?} pair {p}: {} vs {want}",
                 vals[p]
             );
+        }
+        // the duals diag(P VVᵀ): one row per pair, summing to ⟨P, VVᵀ⟩, each row
+        // the row-wise inner products of the dense P V with V
+        let c = pen.duals(&weights(&n));
+        let dim = c.len() / pen.pairs.len();
+        for p in 0..pen.pairs.len() {
+            let s: f64 = c[p * dim..(p + 1) * dim].iter().sum();
+            assert!((s - vals[p]).abs() <= 1e-10 * vals[p].abs().max(1.0), "{threat:?} pair {p}: sum c {s} vs {}", vals[p]);
+            let want = dense_diag(&pen, &n, threat, p);
+            for (i, (a, b)) in c[p * dim..(p + 1) * dim].iter().zip(&want).enumerate() {
+                assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0), "{threat:?} pair {p} c[{i}]: {a} vs {b}");
+            }
         }
         let out = pen.evaluate_fixed(&weights(&n));
         let total: f64 = vals.iter().sum();

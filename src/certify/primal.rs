@@ -338,3 +338,43 @@ impl PrimalPenalty {
         true
     }
 }
+
+impl PrimalPenalty {
+    /// The dual vectors c_p = diag(P_p V_p V_pᵀ) of the current factors
+    /// (pairs × D, D = rows + cols, in `pairs` order): the KKT estimate that
+    /// `advlab certify --duals` verifies in f64 (any c gives a sound bound).
+    pub fn duals(&self, net: &PenaltyWeights) -> Vec<f64> {
+        let (m, d, w, r, np) = (net.m, net.d, self.width(), self.rank, self.pairs.len());
+        let (rows, cols) = (self.rows(m), self.cols(d));
+        let dim = rows + cols;
+        let a = self.pair_vectors(net);
+        let y = Self::w_times(net, &self.r_tilde(d), w);
+        let z = Self::wt_times(net, &self.a_tilde(&a, &self.left_factor(m), m), w);
+        let off = self.linf() as usize;
+        let seg = |v: &[f64], row: usize, p: usize| -> Vec<f64> { v[row * w + p * r..row * w + (p + 1) * r].to_vec() };
+        let mut c = vec![0.0; np * dim];
+        for p in 0..np {
+            let cp = &mut c[p * dim..(p + 1) * dim];
+            let mut g0 = vec![0.0; r];
+            for h in 0..m {
+                let ah = a[p * m + h];
+                let yh = seg(&y, h, p);
+                cp[off + h] = ah * dot(&seg(&self.vl, off + h, p), &yh);
+                axpy(ah, &yh, &mut g0);
+            }
+            if self.linf() {
+                cp[0] = dot(&seg(&self.vl, 0, p), &g0);
+            }
+            for q in 0..d {
+                let zq = seg(&z, q, p);
+                if self.linf() {
+                    cp[rows + q] = dot(&seg(&self.vr, q, p), &zq);
+                } else {
+                    cp[rows + q] = self.b[q] * dot(&seg(&self.vr, q, p), &zq);
+                    cp[rows + d + q] = self.b[q] * dot(&seg(&self.vr, d + q, p), &zq);
+                }
+            }
+        }
+        c
+    }
+}

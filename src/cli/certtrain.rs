@@ -226,8 +226,14 @@ impl FitHooks for CertHooks<'_> {
             npy::write_npy_f64(&side_path(self.out, "warm.npy"), &[pen.warm.len(), dim], &warm)?;
         }
         if let Some(pp) = self.primal {
-            let (shape, v) = pp.borrow().factors();
+            let pp = pp.borrow();
+            let (shape, v) = pp.factors();
             npy::write_npy_f64(&side_path(self.out, "primal.npy"), &shape, &v)?;
+            // the factors' duals diag(P VVᵀ), for `advlab certify --duals`
+            let mlp = mlp_of(self.gpu, self.model)?;
+            let c = pp.duals(&PenaltyWeights { m: mlp.m, d: mlp.d, k: mlp.k, w1: &mlp.w1, w2: &mlp.w2 });
+            let np = pp.pairs.len();
+            npy::write_npy_f64(&side_path(self.out, "duals.npy"), &[np, c.len() / np.max(1)], &c)?;
         }
         if let Some(cp) = self.c {
             let c: Vec<f64> = self.gpu.read(&cp.tensor).into_iter().map(f64::from).collect();
