@@ -21,7 +21,11 @@ fn main() -> anyhow::Result<()> {
     let net = PenaltyWeights { m: mlp.m, d: mlp.d, k: mlp.k, w1: &mlp.w1, w2: &mlp.w2 };
     let c = pen.duals(&net);
     let vals = pen.values(&net);
-    eprintln!("mean <P, VV^T> {:.3}, mean sum(c) {:.3}", vals.iter().sum::<f64>() / pairs as f64, c.iter().sum::<f64>() / pairs as f64);
+    eprintln!(
+        "mean <P, VV^T> {:.3}, mean sum(c) {:.3}",
+        vals.iter().sum::<f64>() / pairs as f64,
+        c.iter().sum::<f64>() / pairs as f64
+    );
     advlab::data::npy::write_npy_f64(std::path::Path::new(&a[4]), &[pairs, c.len() / pairs], &c)?;
     Ok(())
 }

@@ -86,13 +86,9 @@ fn values_equal_the_dense_inner_product() {
         let mut pen = penalty(threat, &n, 3, 1);
         pen.warm_up(&weights(&n), 2);
         let vals = pen.values(&weights(&n));
-        for p in 0..pen.pairs.len() {
+        for (p, &val) in vals.iter().enumerate() {
             let want = dense_value(&pen, &n, threat, p);
-            assert!(
-                (vals[p] - want).abs() <= 1e-10 * want.abs().max(1.0),
-                "{threat:?} pair {p}: {} vs {want}",
-                vals[p]
-            );
+            assert!((val - want).abs() <= 1e-10 * want.abs().max(1.0), "{threat:?} pair {p}: {} vs {want}", vals[p]);
         }
         // the duals diag(P VVᵀ): one row per pair, summing to ⟨P, VVᵀ⟩, each row
         // the row-wise inner products of the dense P V with V
@@ -100,7 +96,11 @@ fn values_equal_the_dense_inner_product() {
         let dim = c.len() / pen.pairs.len();
         for p in 0..pen.pairs.len() {
             let s: f64 = c[p * dim..(p + 1) * dim].iter().sum();
-            assert!((s - vals[p]).abs() <= 1e-10 * vals[p].abs().max(1.0), "{threat:?} pair {p}: sum c {s} vs {}", vals[p]);
+            assert!(
+                (s - vals[p]).abs() <= 1e-10 * vals[p].abs().max(1.0),
+                "{threat:?} pair {p}: sum c {s} vs {}",
+                vals[p]
+            );
             let want = dense_diag(&pen, &n, threat, p);
             for (i, (a, b)) in c[p * dim..(p + 1) * dim].iter().zip(&want).enumerate() {
                 assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0), "{threat:?} pair {p} c[{i}]: {a} vs {b}");

@@ -145,8 +145,7 @@ fn read_f64(g: &Graph, v: Var) -> (Vec<usize>, Vec<f64>) {
 fn host_op(g: &mut Graph, inputs: &[Var], value: f64, grads: &[&Vec<f64>]) -> Var {
     let gpu = g.gpu().clone();
     let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let grads: Vec<_> =
-        inputs.iter().zip(grads).map(|(&v, gr)| gpu.upload(&f(gr), &g.value(v).shape().to_vec())).collect();
+    let grads: Vec<_> = inputs.iter().zip(grads).map(|(&v, gr)| gpu.upload(&f(gr), g.value(v).shape())).collect();
     let value = gpu.upload(&[value as f32], &[1]);
     g.op(
         inputs,
