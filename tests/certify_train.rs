@@ -201,6 +201,19 @@ fn certified_training_refuses_bad_flags_and_writes_nothing() {
         (vec!["--arch", "mlp:784-8-10", "--certify", "linf", "--cert-eps", "0"], vec!["--cert-eps 0", "> 0"]),
         (vec!["--arch", "mlp:784-8-10", "--certify", "flow", "--cert-eps", "-1"], vec!["--cert-eps -1"]),
         (vec!["--arch", "mlp:784-8-10", "--certify", "linf", "--cert-weight", "nan"], vec!["--cert-weight NaN"]),
+        (
+            vec!["--arch", "mlp:784-8-10", "--certify", "linf", "--cert-method", "primal", "--cert-rank", "0"],
+            vec!["--cert-rank 0"],
+        ),
+        (vec!["--arch", "mlp:784-8-10", "--certify", "linf", "--cert-sweeps", "0"], vec!["--cert-sweeps 0"]),
+        (
+            vec!["--arch", "mlp:784-8-10", "--certify", "linf", "--cert-method", "primal", "--cert-refresh"],
+            vec!["--cert-refresh", "dual"],
+        ),
+        (
+            vec!["--arch", "mlp:784-8-10", "--certify", "linf", "--cert-refresh", "--cert-verify-sweeps", "0"],
+            vec!["--cert-refresh"],
+        ),
     ] {
         let mut args = vec!["train", "--out", s(&out), "--results", s(&res)];
         args.extend(extra);
@@ -349,6 +362,100 @@ fn certified_training_end_to_end() {
         }
     }
     eprintln!("largest (change − bound) over the corners tried: {worst:.4}");
+}
+
+/// The primal method (and the dual method's --cert-refresh) end to end on
+/// a small MLP: the per-epoch log carries the verified SDP figures, the
+/// primal factors live beside the model (not in it), and `--resume` replays
+/// the primal run bit for bit.
+#[test]
+fn primal_and_refresh_training_end_to_end() {
+    let dir = tmp_dir("primal");
+    let train = |out: &Path, epochs: &str, resume: bool, extra: &[&str]| {
+        let mut a = vec![
+            "--device",
+            "cpu",
+            "train",
+            "--arch",
+            "mlp:784-16-10",
+            "--certify",
+            "linf",
+            "--cert-eps",
+            "0.1",
+            "--cert-weight",
+            "0.01",
+            "--cert-count",
+            "100",
+            "--cert-verify-sweeps",
+            "20",
+            "--optim",
+            "adam",
+            "--lr",
+            "1e-3",
+            "--batch",
+            "100",
+            "--epochs",
+            epochs,
+            "--seed",
+            "3",
+            "--out",
+            s(out),
+        ];
+        a.extend(extra);
+        let results = out.with_extension("json");
+        a.extend(["--results", s(&results)]);
+        if resume {
+            a.push("--resume");
+        }
+        let (ok, _, err) = advlab(&a);
+        assert!(ok, "{err}");
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(results).unwrap()).unwrap()
+    };
+    let primal = ["--cert-method", "primal", "--cert-rank", "4"];
+    let m2 = dir.join("two.safetensors");
+    let v = train(&m2, "2", false, &primal);
+    let per = v["results"]["certified_training"]["per_epoch"].as_array().unwrap().clone();
+    assert_eq!(per.len(), 2);
+    for key in ["ce", "penalty", "mean_upper_bound_estimate", "mean_upper_bound_verified", "certified_accuracy"] {
+        assert!(per[1][key].as_f64().is_some(), "{key} missing: {}", per[1]);
+    }
+    assert!(per[1]["trained_duals_certified_accuracy"].is_null(), "primal has no trained duals: {}", per[1]);
+    assert!(dir.join("two.cert-primal.npy").exists(), "primal factors not saved");
+    let ck = advlab::nn::checkpoint::Checkpoint::load(&m2).unwrap();
+    let m1 = dir.join("resumed.safetensors");
+    train(&m1, "1", false, &primal);
+    train(&m1, "2", true, &primal);
+    let a = advlab::nn::checkpoint::Checkpoint::load(&m1).unwrap();
+    for name in ["fc1.weight", "fc2.weight"] {
+        let shape = if name == "fc1.weight" { vec![16, 784] } else { vec![10, 16] };
+        assert_eq!(a.get(name, &shape).unwrap(), ck.get(name, &shape).unwrap(), "{name} after --resume");
+    }
+
+    // dual with --cert-refresh: the saved duals are the last epoch's verified solve
+    let mr = dir.join("refresh.safetensors");
+    let v = train(&mr, "1", false, &["--cert-refresh"]);
+    let e = &v["results"]["certified_training"]["per_epoch"][0];
+    assert!(e["trained_duals_mean_upper_bound_verified"].as_f64().is_some() && e["duals_refreshed"] == true, "{e}");
+    let (shape, c) = advlab::data::npy::read_npy_f64(&dir.join("refresh.cert-duals.npy")).unwrap();
+    let arch = advlab::nn::Arch::parse("mlp:784-16-10").unwrap();
+    let mlp = advlab::certify::network::Mlp::load(&arch, &mr).unwrap();
+    let cfg = advlab::certify::train::CertTrainConfig {
+        threat: Threat::Linf,
+        eps: 0.1,
+        weight: 0.01,
+        lanczos: 6,
+        neighbours: advlab::ops::tv::Neighbours::Diag4,
+        gamma: 1.0,
+        method: advlab::certify::train::CertMethod::Dual,
+        rank: 8,
+        sweeps: 1,
+    };
+    assert_eq!(shape, [45, 17 + 784]);
+    let uppers = advlab::certify::train::verified_dual_bounds(&mlp, &cfg, &c).unwrap();
+    let mean = uppers.iter().sum::<f64>() / 45.0;
+    let logged = e["mean_upper_bound_verified"].as_f64().unwrap();
+    // the refreshed duals (f32-stored) certify what the solve certified, to rounding
+    assert!(mean <= logged * (1.0 + 1e-4), "refreshed duals certify {mean}, the solve {logged}");
 }
 
 /// Time of one penalty evaluation on a 784-500-10 net (45 pairs, L∞,

@@ -10,6 +10,7 @@
 //! - [`batch`]: every pair of a network at once (GPU sweeps, host certificates)
 //! - [`network`]: the MLP's pair problems, f64 margins, certification rule
 //! - [`penalty`]: the certified-training penalty (batched Lanczos, gradients)
+//! - [`primal`]: the same penalty from warm-started low-rank primal factors (Danskin)
 //! - [`train`]: the penalty as a graph op, dual start, verified per-epoch bounds
 //! - [`plot`]: certified accuracy against ε as a PNG
 
@@ -20,6 +21,7 @@ pub mod linalg;
 pub mod network;
 pub mod penalty;
 pub mod plot;
+pub mod primal;
 pub mod run;
 pub mod sdp;
 pub mod train;

@@ -12,6 +12,7 @@ use super::batch::{self, PairResult};
 use super::flow;
 use super::network::{Mlp, PairSetup, Threat};
 use super::penalty::{Penalty, PenaltyOut, PenaltyWeights};
+use super::primal::PrimalPenalty;
 use super::sdp::SdpOptions;
 use crate::autograd::{Graph, Var};
 use crate::gpu::Gpu;
@@ -32,6 +33,21 @@ pub struct CertTrainConfig {
     /// Flow: N's neighbours (constant padding) and the pixel range γ.
     pub neighbours: Neighbours,
     pub gamma: f64,
+    /// How the penalty's λ_max term is trained: joint duals or the primal factor.
+    pub method: CertMethod,
+    /// Primal: rank of each pair's factor and block sweeps per step.
+    pub rank: usize,
+    pub sweeps: usize,
+}
+
+/// The two routes to the SDP value inside training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CertMethod {
+    /// Raghunathan et al.: dual vectors c_ij trained jointly, λ_max by Lanczos.
+    Dual,
+    /// Danskin: warm-started low-rank mixing-method factors, gradient of ⟨P, VVᵀ⟩.
+    Primal,
 }
 
 /// The MLP of `model` (mlp:D-H-K) in f64, read from the adapter.
@@ -71,6 +87,12 @@ pub fn penalty_for(cfg: &CertTrainConfig, input: [usize; 3], k: usize) -> Result
     Ok(Penalty::new(cfg.threat, cfg.eps, cfg.weight, cfg.lanczos, cfg.gamma, b, k))
 }
 
+/// The primal penalty for `cfg` on a K-class MLP with input `input`.
+pub fn primal_for(cfg: &CertTrainConfig, input: [usize; 3], k: usize) -> Result<PrimalPenalty> {
+    let b = right_scaling(cfg, input)?;
+    Ok(PrimalPenalty::new(cfg.threat, cfg.eps, cfg.weight, cfg.gamma, b, k, cfg.rank, cfg.sweeps))
+}
+
 /// Verified SDP certificates of all pairs of `mlp` (batched GPU sweeps,
 /// f64 host certificates), as `advlab certify` computes them.
 pub fn verified_pairs(gpu: &Arc<Gpu>, mlp: &Mlp, cfg: &CertTrainConfig, opts: &SdpOptions) -> Result<Vec<PairResult>> {
@@ -92,22 +114,41 @@ pub fn verified_pairs(gpu: &Arc<Gpu>, mlp: &Mlp, cfg: &CertTrainConfig, opts: &S
 /// and `c` (pairs × D) computed on the host and scaled by the upstream
 /// gradient. Returns the op's Var and the host evaluation.
 pub fn penalty_op(g: &mut Graph, pen: &mut Penalty, w1: Var, w2: Var, c: Var) -> (Var, PenaltyOut) {
-    let gpu = g.gpu().clone();
-    let read = |v: Var, g: &Graph| -> (Vec<usize>, Vec<f64>) {
-        let t = g.value(v);
-        (t.shape().to_vec(), gpu.read(t).into_iter().map(f64::from).collect())
-    };
-    let (s1, w1h) = read(w1, g);
-    let (s2, w2h) = read(w2, g);
-    let (sc, ch) = read(c, g);
+    let (s1, w1h) = read_f64(g, w1);
+    let (s2, w2h) = read_f64(g, w2);
+    let (_, ch) = read_f64(g, c);
     let (m, d, k) = (s1[0], s1[1], s2[0]);
     let out = pen.evaluate(&PenaltyWeights { m, d, k, w1: &w1h, w2: &w2h }, &ch);
+    let v = host_op(g, &[w1, w2, c], out.value, &[&out.grad_w1, &out.grad_w2, &out.grad_c]);
+    (v, out)
+}
+
+/// The primal (Danskin) penalty of [`super::primal`] on the tape: `sweeps`
+/// mixing sweeps on the current weights, then value weight·κ·Σ_pairs
+/// ⟨P, VVᵀ⟩ with gradients to `w1` and `w2` at the new V.
+pub fn primal_op(g: &mut Graph, pen: &mut PrimalPenalty, w1: Var, w2: Var) -> (Var, PenaltyOut) {
+    let (s1, w1h) = read_f64(g, w1);
+    let (s2, w2h) = read_f64(g, w2);
+    let (m, d, k) = (s1[0], s1[1], s2[0]);
+    let out = pen.evaluate(&PenaltyWeights { m, d, k, w1: &w1h, w2: &w2h });
+    let v = host_op(g, &[w1, w2], out.value, &[&out.grad_w1, &out.grad_w2]);
+    (v, out)
+}
+
+fn read_f64(g: &Graph, v: Var) -> (Vec<usize>, Vec<f64>) {
+    let t = g.value(v);
+    (t.shape().to_vec(), g.gpu().read(t).into_iter().map(f64::from).collect())
+}
+
+/// A [1] op over `inputs` with value `value` whose gradients are the host
+/// vectors `grads` (one per input, its shape) times the upstream gradient.
+fn host_op(g: &mut Graph, inputs: &[Var], value: f64, grads: &[&Vec<f64>]) -> Var {
+    let gpu = g.gpu().clone();
     let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let grads =
-        [gpu.upload(&f(&out.grad_w1), &s1), gpu.upload(&f(&out.grad_w2), &s2), gpu.upload(&f(&out.grad_c), &sc)];
-    let value = gpu.upload(&[out.value as f32], &[1]);
-    let v = g.op(
-        &[w1, w2, c],
+    let grads: Vec<_> = inputs.iter().zip(grads).map(|(&v, gr)| gpu.upload(&f(gr), g.value(v).shape())).collect();
+    let value = gpu.upload(&[value as f32], &[1]);
+    g.op(
+        inputs,
         value,
         Box::new(move |gpu, dy, needs| {
             grads
@@ -122,8 +163,7 @@ pub fn penalty_op(g: &mut Graph, pen: &mut Penalty, w1: Var, w2: Var, c: Var) ->
                 })
                 .collect()
         }),
-    );
-    (v, out)
+    )
 }
 
 /// The verified upper bound of every pair from the *trained* duals `c`

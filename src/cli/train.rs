@@ -154,7 +154,17 @@ pub fn run(gpu_opts: &GpuOptions, a: &TrainArgs) -> Result<()> {
     let (rep, cert) = if a.cert.certify.is_some() {
         let resuming = a.resume && state_path.exists();
         let (r, c) = super::certtrain::fit_certified(
-            &gpu, &model, &train_set, &test_set, &cfg, &run, &mut hooks, &a.cert, &a.out, resuming,
+            &gpu,
+            &model,
+            &train_set,
+            val_set.as_ref().unwrap_or(&test_set),
+            val_set.is_some(),
+            &cfg,
+            &run,
+            &mut hooks,
+            &a.cert,
+            &a.out,
+            resuming,
         )?;
         (r, Some(c))
     } else {
