@@ -93,11 +93,16 @@ fn bound_check_holds_with_the_certificate_and_catches_a_wrong_u() {
         assert_eq!(c.zero_flows, 4);
         assert!(c.max_warp_diff < 1e-6);
         worst = worst.max(c.max_ratio.unwrap());
-        // the same flows against a U that is 100× too small (or the factor
-        // ‖N r‖² / 2 a wrong convention would give for small flows): caught
-        let wrong: Vec<f64> = u.iter().map(|v| v * 0.01).collect();
+        // the certificate is loose (Δ/bound ≪ 1), so a wrong U is caught once
+        // it falls below the tightest image's need: U scaled by half the
+        // largest ratio must flag that image (and exactly the images whose
+        // ratio exceeds half the largest)
+        let r = c.max_ratio.unwrap();
+        let wrong: Vec<f64> = u.iter().map(|v| v * 0.5 * r).collect();
         let cw = bounds::check(&mlp, &wrong, &x, &flows, &adv, &labels, &targets, Neighbours::Diag4);
-        assert!(cw.violations > 0, "net {net}: a 100× too small U went unnoticed");
+        let expect = c.per_image.iter().filter(|p| p.bound > 0.0 && p.delta / p.bound > 0.5 * r).count();
+        assert!(cw.violations >= 1, "net {net}: a too small U went unnoticed");
+        assert_eq!(cw.violations, expect, "net {net}");
         caught += cw.violations;
         // zero flows never violate: Δ is exactly 0 there
         for (i, pc) in cw.per_image.iter().enumerate() {

@@ -41,7 +41,7 @@ fn rect(img: &mut RgbImage, x0: u32, y0: u32, x1: u32, y1: u32, c: Rgb<u8>) {
 /// Draw the chart: y from 0 to `total` (the images attacked).
 pub fn chart(path: &Path, title: &str, total: usize, groups: &[Group]) -> Result<()> {
     let nbars: u32 = groups.iter().map(|g| g.bars.len() as u32).sum();
-    let w = (L + GAP + nbars * (BAR + 10) + groups.len() as u32 * GAP + 20).max(text_width(title, 2) + 40);
+    let w = (L + GAP + nbars * (BAR + 10) + groups.len() as u32 * GAP + 20).max(text_width(title, 2) + 40).max(420);
     let mut img = RgbImage::from_pixel(w, H, Rgb([255, 255, 255]));
     let (black, grey) = (Rgb([0, 0, 0]), Rgb([210, 210, 210]));
     let soft_c = [Rgb([140, 170, 230]), Rgb([240, 170, 120])];
@@ -57,7 +57,7 @@ pub fn chart(path: &Path, title: &str, total: usize, groups: &[Group]) -> Result
     }
     rect(&mut img, L, T, L + 1, T + ph as u32, black);
     let mut x = L + GAP;
-    for g in groups {
+    for g in groups.iter().filter(|g| !g.bars.is_empty()) {
         let x_start = x;
         for (b, bar) in g.bars.iter().enumerate() {
             let ci = b % 2;
