@@ -99,7 +99,7 @@ pub fn chart(path: &Path, title: &str, total: usize, groups: &[Group]) -> Result
     }
     rect(&mut img, L, py(0), w - 10, py(0) + 1, black);
     draw_text(&mut img, (w - text_width(title, 2)) / 2, 10, title, 2, black);
-    let note = "BARS: SOFT SUCCESSES (TARGET REACHED); DARK: STRICT (AND L_FLOW WITHIN BUDGET)";
+    let note = "BARS: SOFT SUCCESSES (TARGET REACHED), DARK: STRICT (AND LFLOW WITHIN BUDGET)";
     draw_text(&mut img, 10, H - 22, note, 1, black);
     draw_text(&mut img, 6, T - 24, "SUCCESSFUL ATTACKS", 2, black);
     save_png(path, &img)

@@ -489,7 +489,7 @@ fn write_results(
         "success_rule": "soft: the model's argmax on the warped image is the target; strict: soft and L_flow (the setting's loss) <= flow_budget",
         "stages": Value::Object(stages),
     });
-    let mut v = report::envelope(COMMAND, Some(&gpu), settings, results);
+    let mut v = report::envelope(COMMAND, Some(gpu), settings, results);
     v["command_line"] = json!(o.command_line);
     report::write_json(&dir.join("results.json"), &v)
 }
