@@ -21,6 +21,7 @@ const COMMANDS: &[&[&str]] = &[
     &["bench", "train"],
     &["bench", "conv"],
     &["bench", "attack"],
+    &["reproduce", "fig6"],
 ];
 
 #[test]
