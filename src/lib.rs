@@ -15,6 +15,7 @@ pub mod names;
 pub mod nn;
 pub mod ops;
 pub mod report;
+pub mod reproduce;
 pub mod shard;
 pub mod stadv;
 pub mod tensor;

@@ -73,6 +73,9 @@ enum Cmd {
     Lan(cli::lan::LanCmd),
     /// Flag images where f1 and the mask classifier f2(g(x)) disagree; TP, TN, ROC, AUC against --benign
     Detect(cli::detect::DetectArgs),
+    /// Whole-paper reproductions (tables, results.json, figures into --out-dir)
+    #[command(subcommand)]
+    Reproduce(cli::reproduce::ReproduceCmd),
 }
 
 fn parse_data(s: &str) -> Result<DataSpec, String> {
@@ -341,6 +344,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Lan(cli::lan::LanCmd::Train(a)) => cli::lan::run_train(&g, &a),
         Cmd::Lan(cli::lan::LanCmd::Masks(a)) => cli::lan::run_masks(&g, &a),
         Cmd::Detect(d) => cli::detect::run(&g, &d),
+        Cmd::Reproduce(r) => cli::reproduce::run(&g, &r),
         Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),
         Cmd::Bench(BenchCmd::Conv { arch, batch, reps, results }) => cli::bench::conv(&g, &arch, batch, reps, &results),
         Cmd::Bench(BenchCmd::Attack { arch, model, data, count, batch, seed, results }) => {

@@ -10,6 +10,7 @@ pub mod detect;
 pub mod lan;
 pub mod merge;
 pub mod model_cmds;
+pub mod reproduce;
 pub mod sdp;
 pub mod stadv;
 pub mod train;
