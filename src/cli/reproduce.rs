@@ -31,8 +31,9 @@ fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Result<Vec<T>> {
         .collect()
 }
 
-/// Defaults are the reduced scale that finishes in about an hour on a
-/// 2-core lavapipe machine (results/lan/README.md gives the reasons).
+/// Defaults are the reduced scale of results/lan (about an hour on a shared
+/// 2-core lavapipe machine at ~16-40 LAN images/s); results/lan/README.md
+/// gives the reasons.
 #[derive(Args)]
 pub struct ReproduceLanArgs {
     /// Output directory (tables.md, results.json, lan/f2 safetensors, PNGs, adv_*.npy, stages/)
@@ -66,7 +67,7 @@ pub struct ReproduceLanArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub beta: Option<f32>,
     /// Sweep: training images per β
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 500)]
     pub sweep_count: usize,
     /// Sweep: LAN epochs per β
     #[arg(long, default_value_t = 2)]
@@ -81,16 +82,16 @@ pub struct ReproduceLanArgs {
     #[arg(long, default_value = "mask:3x32x32-1024-1024")]
     pub lan_arch: String,
     /// LAN: training images (first N of the training split less the validation images)
-    #[arg(long, default_value_t = 12000)]
+    #[arg(long, default_value_t = 6000)]
     pub lan_count: usize,
     /// LAN: epochs
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 3)]
     pub lan_epochs: usize,
     /// LAN: images per Adam step
     #[arg(long, default_value_t = 64)]
     pub lan_batch: usize,
     /// LAN: Adam learning rate
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 1e-3)]
     pub lan_lr: f32,
     /// Noise H: marginal or uniform
     #[arg(long, value_parser = parse::<NoiseKind>, default_value = "marginal")]
@@ -102,10 +103,10 @@ pub struct ReproduceLanArgs {
     #[arg(long, default_value = "lenet:3x32x32")]
     pub f2_arch: String,
     /// f2: training images whose masks it learns from
-    #[arg(long, default_value_t = 20000)]
+    #[arg(long, default_value_t = 6000)]
     pub f2_count: usize,
     /// f2: epochs
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 8)]
     pub f2_epochs: usize,
     /// f2: Adam learning rate
     #[arg(long, default_value_t = 1e-3)]
@@ -114,46 +115,46 @@ pub struct ReproduceLanArgs {
     #[arg(long, default_value_t = 0.03)]
     pub fgsm_eps: f32,
     /// FGSM on f1: test images (the first N)
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 500)]
     pub fgsm_count: usize,
     /// JSMA on f1: test images (random targets)
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     pub jsma_count: usize,
     /// JSMA: largest fraction of features changed
     #[arg(long, default_value_t = 0.1)]
     pub jsma_gamma: f64,
     /// C&W on f1: test images
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 100)]
     pub cw_count: usize,
     /// C&W: iterations per binary step
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     pub cw_iters: usize,
     /// C&W: binary search steps
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 2)]
     pub cw_steps: usize,
     /// C&W: initial constant c
     #[arg(long, default_value_t = 0.1)]
     pub cw_c0: f64,
     /// Transfer FGSM: test images attacked on the source
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 500)]
     pub transfer_fgsm_count: usize,
     /// Transfer JSMA: test images (0 skips)
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 30)]
     pub transfer_jsma_count: usize,
     /// Transfer C&W: test images (0 skips)
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 60)]
     pub transfer_cw_count: usize,
     /// Transfer C&W: confidence κ (high-confidence examples transfer)
     #[arg(long, default_value_t = 5.0)]
     pub transfer_cw_kappa: f32,
     /// Adaptive attack: test images (first N that f1 classifies correctly)
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     pub adaptive_count: usize,
     /// Adaptive attack: constants c (comma-separated, tried in order)
-    #[arg(long, default_value = "0.1,1,10", allow_hyphen_values = true)]
+    #[arg(long, default_value = "1,10", allow_hyphen_values = true)]
     pub adaptive_c: String,
     /// Adaptive attack: Adam steps per constant
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     pub adaptive_iters: usize,
     /// Adaptive attack: Adam learning rate (pixels)
     #[arg(long, default_value_t = 0.01)]
