@@ -447,6 +447,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         Some(b) => b,
         None => {
             let rows = sweep.as_array().cloned().unwrap_or_default();
+            // max_by keeps the last of equal maxima: ties go to the last β listed
             let best = rows
                 .iter()
                 .max_by(|a, b| {
@@ -701,7 +702,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
             a.iter()
                 .map(|r| {
                     vec![
-                        r["beta"].to_string(),
+                        r["beta"].as_f64().map_or("-".into(), |b| (b as f32).to_string()),
                         format!("{:.4}", r["f2_val_accuracy"].as_f64().unwrap_or(f64::NAN)),
                         format!("{:.4}", r["val_masks"]["mean_mask"].as_f64().unwrap_or(f64::NAN)),
                         format!("{:.4}", r["val_masks"]["per_pixel_sd_across_images"].as_f64().unwrap_or(f64::NAN)),
@@ -773,7 +774,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
     let v = report::envelope(
         command,
         Some(gpu.as_ref()),
-        json!({"config": cfg, "beta_chosen": beta, "beta_rule": "highest f2 accuracy on the masks of the validation images",
+        json!({"config": cfg, "beta_chosen": beta, "beta_rule": "highest f2 accuracy on the masks of the validation images; ties go to the last β listed",
                "kept_rule": "f1 right on x and wrong on x*",
                "rule": "flag iff argmax f1(x) != argmax f2(g(x)); score = 1 - softmax(f2(g(x)))[argmax f1(x)]",
                "intervals": "95% Wilson score"}),
