@@ -43,6 +43,7 @@ fn argmax_except(r: &[f64], skip: usize) -> usize {
 }
 
 /// L(x') for one image, f64.
+#[allow(clippy::too_many_arguments)]
 fn oracle(f1: &Layers, g: &Layers, f2: &Layers, xp: &[f64], x0: &[f64], y: usize, c: f64, kappa: f64) -> f64 {
     let z1 = mlp(f1, xp, false);
     let z2 = mlp(f2, &mlp(g, xp, true), false);
