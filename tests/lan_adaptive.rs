@@ -100,9 +100,24 @@ fn objective_and_input_gradient_match_an_f64_oracle() {
 #[test]
 fn the_attack_fools_f1_and_reports_what_it_kept() {
     let gpu = gpu();
-    let f1 = Model::init(&gpu, Arch::parse("mlp:6-16-4").unwrap(), 4);
+    // weights ×6 and no biases, so the classes change within the pixel box
+    // (a fresh tiny MLP is bias-dominated there and nothing could fool it)
+    let scaled = |spec: &str, seed: u64| {
+        let m = Model::init(&gpu, Arch::parse(spec).unwrap(), seed);
+        let params = m
+            .params
+            .iter()
+            .map(|p| {
+                let k = if p.tensor.shape().len() == 1 { 0.0 } else { 6.0 };
+                let v: Vec<f32> = gpu.read(&p.tensor).iter().map(|w| k * w).collect();
+                advlab::nn::model::Param { name: p.name.clone(), tensor: gpu.upload(&v, p.tensor.shape()) }
+            })
+            .collect();
+        Model::from_params(&gpu, m.arch.clone(), params)
+    };
+    let f1 = scaled("mlp:6-16-4", 4);
     let lan = Model::init(&gpu, Arch::parse("mask:1x1x6-8").unwrap(), 5);
-    let f2 = Model::init(&gpu, Arch::parse("mlp:6-8-4").unwrap(), 6);
+    let f2 = scaled("mlp:6-8-4", 6);
     let x: Vec<f32> = (0..8 * 6).map(|i| ((i * 5 + 1) % 13) as f32 / 13.0).collect();
     let z = advlab::attack::argmax_rows(&gpu.read(&f1.logits(&gpu, &gpu.upload(&x, &[8, 1, 1, 6]))), 4);
     let idx: Vec<usize> = (10..18).collect();
