@@ -73,7 +73,7 @@ enum Cmd {
     Lan(cli::lan::LanCmd),
     /// Flag images where f1 and the mask classifier f2(g(x)) disagree; TP, TN, ROC, AUC against --benign
     Detect(cli::detect::DetectArgs),
-    /// The thesis' experiments as one command each (fig6)
+    /// The thesis' experiments as one command each: fig6 (certified defence, §4.2), lan (detection, §3)
     #[command(subcommand)]
     Reproduce(cli::reproduce::ReproduceCmd),
 }

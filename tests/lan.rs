@@ -188,7 +188,11 @@ fn objective_noise_follows_the_step_seed() {
     let f1 = Model::init(&gpu, Arch::parse("mlp:6-7-4").unwrap(), 2);
     let pool = Dataset::new((0..8 * D).map(|i| (i % 7) as f32 / 7.0).collect(), vec![0; 8], 1, 1, D).unwrap();
     let noise = Noise::new(NoiseKind::Marginal, &pool).unwrap();
-    let mut obj = lan::lan_objective(&g_model, &f1, noise, LanLoss::new(1.0, LossKind::Xent).unwrap());
+    let mut obj = lan::lan_objective(&g_model, &f1, noise, LanLoss::new(1.0, LossKind::Xent).unwrap(), None);
+    // the same objective with f1's clean logits precomputed by image index
+    let clean = lan::clean_logits(&gpu, &f1, &pool, 3);
+    let mut obj_pre =
+        lan::lan_objective(&g_model, &f1, noise, LanLoss::new(1.0, LossKind::Xent).unwrap(), Some(&clean));
     let loss = |obj: &mut Obj, seed| {
         let b = Batch {
             x: gpu.upload(&pool.images[..B * D], &[B, 1, 1, D]),
@@ -206,6 +210,8 @@ fn objective_noise_follows_the_step_seed() {
     let (a, b, c) = (loss(&mut obj, 5), loss(&mut obj, 5), loss(&mut obj, 6));
     assert_eq!(a, b);
     assert_ne!(a, c);
+    let pre = loss(&mut obj_pre, 5);
+    assert!((pre - a).abs() <= 1e-6 * a.abs().max(1.0), "precomputed clean logits: {pre} vs {a}");
 }
 
 #[test]

@@ -298,3 +298,21 @@ fn bad_inputs_are_one_line_errors() {
         &["--input", "3×32×32"],
     );
 }
+
+/// `reproduce lan` refuses β < 0, a LAN whose masks are not f1's images and
+/// an f2 for another input shape before it loads data or writes anything.
+#[test]
+fn reproduce_lan_bad_inputs_are_one_line_errors() {
+    let d = dir("repro-bad");
+    let out = d.join("out");
+    let o = s(&out);
+    one_line_error(&["reproduce", "lan", "--out-dir", o, "--betas", "0.1,-1"], &["--beta", "-1"]);
+    one_line_error(&["reproduce", "lan", "--out-dir", o, "--beta", "-0.5"], &["--beta", "-0.5"]);
+    one_line_error(&["reproduce", "lan", "--out-dir", o, "--betas", "1,x"], &["--betas", "\"x\""]);
+    one_line_error(
+        &["reproduce", "lan", "--out-dir", o, "--lan-arch", "mask:1x28x28-8"],
+        &["--lan-arch", "1×28×28", "3×32×32"],
+    );
+    one_line_error(&["reproduce", "lan", "--out-dir", o, "--f2-arch", "lenet"], &["--f2-arch", "1×28×28", "3×32×32"]);
+    assert!(!out.exists(), "a refused reproduce created its --out-dir");
+}

@@ -153,7 +153,7 @@ impl Default for RunOptions {
 }
 
 /// The outcome for one image.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ImageResult {
     pub index: usize,
     /// The given label.

@@ -250,7 +250,9 @@ pub fn run_train(gpu_opts: &GpuOptions, a: &LanTrainArgs) -> Result<()> {
     };
     let mut hooks =
         LanHooks { gpu: &gpu, lan: &g, f1: &f1, val: val_noise, cfg: cfg_loss, seed: a.seed, out: &a.out, meta };
-    let mut objective = lan::lan_objective(&g, &f1, noise, cfg_loss);
+    // f1 is frozen and the images are not augmented: its clean logits once
+    let clean = lan::clean_logits(&gpu, &f1, &train_set, 500);
+    let mut objective = lan::lan_objective(&g, &f1, noise, cfg_loss, Some(&clean));
     let t0 = Instant::now();
     let rep = fit(&gpu, &g, &train_set, &cfg, &run, &mut objective, &mut hooks)?;
     let seconds = t0.elapsed().as_secs_f64();

@@ -90,6 +90,23 @@ pub fn lan_loss(
     eta: &Tensor,
     cfg: &LanLoss,
 ) -> LanTerms {
+    let z0 = f1.logits(g.gpu(), x);
+    lan_loss_with(g, params, lan, f1, x, eta, &z0, cfg)
+}
+
+/// [`lan_loss`] with f1's clean logits `z0` [B, K] given (f1 is frozen, so
+/// they can be computed once per image and reused every epoch).
+#[allow(clippy::too_many_arguments)]
+pub fn lan_loss_with(
+    g: &mut Graph,
+    params: &[Var],
+    lan: &Model,
+    f1: &Model,
+    x: &Tensor,
+    eta: &Tensor,
+    z0: &Tensor,
+    cfg: &LanLoss,
+) -> LanTerms {
     let gpu = g.gpu().clone();
     let xv = g.leaf(x.clone(), false);
     let a = lan.forward(g, xv, params);
@@ -99,15 +116,14 @@ pub fn lan_loss(
     let corrupted = g.add(xv, shift);
     let f1p = f1.bind(g, false);
     let z = f1.forward(g, corrupted, &f1p);
-    let z0 = f1.logits(&gpu, x);
     let l_f = match cfg.loss {
         LossKind::Xent => {
-            let q = softmax_xent::softmax(&gpu, &z0);
+            let q = softmax_xent::softmax(&gpu, z0);
             let per = g.softmax_xent_soft(z, &q);
             g.mean(per)
         }
         LossKind::Mse => {
-            let z0v = g.leaf(z0, false);
+            let z0v = g.leaf(z0.clone(), false);
             g.mse(z, z0v)
         }
     };
@@ -117,19 +133,43 @@ pub fn lan_loss(
     LanTerms { loss, l_f, mean_a, a, z }
 }
 
+/// f1's logits on every image of `data` (N·K values), computed once so the
+/// training steps need not run f1 on the clean images.
+pub fn clean_logits(gpu: &Arc<Gpu>, f1: &Model, data: &Dataset, batch: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(data.n * f1.arch.classes);
+    let mut host = Vec::new();
+    let all: Vec<usize> = (0..data.n).collect();
+    for idx in all.chunks(batch.max(1)) {
+        let (x, _) = crate::nn::train::upload_batch(gpu, data, idx, &mut host);
+        out.extend(gpu.read(&f1.logits(gpu, &x)));
+    }
+    out
+}
+
 /// The objective `fit` trains the LAN with: one noise draw per image per
-/// step from the step's seed.
+/// step from the step's seed. `clean` (from [`clean_logits`] on the
+/// training set) gives f1's clean logits by image index; without it f1 runs
+/// on each batch's clean images. Training images must not be augmented.
 pub fn lan_objective<'a>(
     lan: &'a Model,
     f1: &'a Model,
     noise: Noise<'a>,
     cfg: LanLoss,
+    clean: Option<&'a [f32]>,
 ) -> impl FnMut(&mut Graph, &[Var], &Batch) -> Result<StepOut> + 'a {
     move |g, params, b| {
         let shape = b.x.shape().to_vec();
         let eta = noise.sample(shape[0], shape[1..].iter().product(), b.seed)?;
         let eta = g.gpu().upload(&eta, &shape);
-        let t = lan_loss(g, params, lan, f1, &b.x, &eta, &cfg);
+        let z0 = match clean {
+            Some(all) => {
+                let k = f1.arch.classes;
+                let rows: Vec<f32> = b.index.iter().flat_map(|&i| all[i * k..(i + 1) * k].iter().copied()).collect();
+                g.gpu().upload(&rows, &[b.index.len(), k])
+            }
+            None => f1.logits(g.gpu(), &b.x),
+        };
+        let t = lan_loss_with(g, params, lan, f1, &b.x, &eta, &z0, &cfg);
         Ok(StepOut { loss: t.loss, logits: None, metrics: vec![("l_f", t.l_f), ("mean_mask", t.mean_a)] })
     }
 }

@@ -4,6 +4,7 @@
 //! that flags an image when f1 and the mask classifier f2 disagree
 //! ([`detector`], scored with [`roc`]).
 
+pub mod adaptive;
 pub mod detector;
 pub mod lan;
 pub mod masks;

@@ -141,19 +141,13 @@ pub struct Interval {
     pub hi: f64,
 }
 
-/// The 95% Wilson score interval of k successes in n trials.
+/// The 95% Wilson score interval of k successes in n trials (exactly 0 and 1
+/// at the ends; n = 0 gives the whole of [0, 1]).
 pub fn wilson(k: usize, n: usize) -> Interval {
-    if n == 0 {
-        return Interval { rate: 0.0, lo: 0.0, hi: 1.0 };
-    }
-    let (k, n, z) = (k as f64, n as f64, 1.959_963_984_540_054);
-    let p = k / n;
-    let den = 1.0 + z * z / n;
-    let mid = (p + z * z / (2.0 * n)) / den;
-    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / den;
-    let lo = if k == 0.0 { 0.0 } else { (mid - half).max(0.0) };
-    let hi = if k == n { 1.0 } else { (mid + half).min(1.0) };
-    Interval { rate: p, lo, hi }
+    let r = super::stats::Rate::new(k, n);
+    let lo = if k == 0 { 0.0 } else { r.lo.unwrap_or(0.0) };
+    let hi = if k == n { 1.0 } else { r.hi.unwrap_or(1.0) };
+    Interval { rate: r.rate.unwrap_or(0.0), lo, hi }
 }
 
 /// `count` distinct positions of 0..n, drawn with `seed` (a seeded partial

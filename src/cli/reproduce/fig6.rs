@@ -1,10 +1,9 @@
-//! `advlab reproduce …`: the thesis' experiments as one command each. This
-//! file maps flags onto `crate::reproduce` and prints.
+//! `advlab reproduce fig6`: maps flags onto `crate::reproduce::fig6` and prints.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use crate::certify::sdp::SdpOptions;
 use crate::data::DataSpec;
@@ -22,18 +21,12 @@ macro_rules! value_enum {
                 <$t as crate::names::Named>::ALL
             }
             fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-                Some(super::choice::possible_value(*self))
+                Some(super::super::choice::possible_value(*self))
             }
         }
     )*};
 }
 value_enum!(Setting, SearchOn);
-
-#[derive(Subcommand, Clone, Debug)]
-pub enum ReproduceCmd {
-    /// Thesis Fig. 6 (SPEC §8): targeted stAdv with the τ search on a plain and a certified MLP, same images and targets; soft/strict success per flow-loss setting, certificate bound checked on every image
-    Fig6(Fig6Args),
-}
 
 #[derive(Args, Clone, Debug)]
 pub struct Fig6Args {
@@ -94,13 +87,7 @@ pub struct Fig6Args {
     pub out_dir: PathBuf,
 }
 
-pub fn run(gpu_opts: &GpuOptions, cmd: &ReproduceCmd) -> Result<()> {
-    match cmd {
-        ReproduceCmd::Fig6(a) => run_fig6(gpu_opts, a),
-    }
-}
-
-fn run_fig6(gpu_opts: &GpuOptions, a: &Fig6Args) -> Result<()> {
+pub fn run(gpu_opts: &GpuOptions, a: &Fig6Args) -> Result<()> {
     let o = Fig6Options {
         arch: a.arch.clone(),
         models: vec![("plain".into(), a.plain.clone()), ("certified".into(), a.certified.clone())],
@@ -118,7 +105,7 @@ fn run_fig6(gpu_opts: &GpuOptions, a: &Fig6Args) -> Result<()> {
         batch: a.batch,
         sdp: SdpOptions { max_sweeps: a.sdp_sweeps, seed: a.seed, ..SdpOptions::default() },
         out_dir: a.out_dir.clone(),
-        command_line: super::sdp::command_line(),
+        command_line: super::super::sdp::command_line(),
     };
     let s = fig6::run(gpu_opts, &o)?;
     let pct = |r: f64| format!("{:.1}%", 100.0 * r);
