@@ -54,6 +54,9 @@ crate::names::named_enum! {
 pub enum Setting {
     /// The thesis-era loss: stAdv v0.1, one square root per shift (--variant shift), diag4, constant padding
     Thesis,
+    /// The thesis-era loss with the reference function's default SYMMETRIC padding (edge-replicate: a constant flow costs 0)
+    #[serde(rename = "thesis-symmetric")]
+    ThesisSymmetric,
     /// Consistent with the certificate: per-pixel roots (v0.2), N's neighbours, constant padding (L_flow ≥ ‖N r‖₂)
     Certificate,
 }
@@ -62,14 +65,18 @@ pub enum Setting {
 impl Setting {
     pub fn flow_loss(self, nb: Neighbours) -> FlowLossOpts {
         let variant = match self {
-            Setting::Thesis => Variant::Shift,
+            Setting::Thesis | Setting::ThesisSymmetric => Variant::Shift,
             Setting::Certificate => Variant::Pixel,
         };
         let neighbours = match self {
-            Setting::Thesis => Neighbours::Diag4,
+            Setting::Thesis | Setting::ThesisSymmetric => Neighbours::Diag4,
             Setting::Certificate => nb,
         };
-        FlowLossOpts { neighbours, padding: Padding::Constant, eps: 1e-8, variant }
+        let padding = match self {
+            Setting::ThesisSymmetric => Padding::Symmetric,
+            Setting::Thesis | Setting::Certificate => Padding::Constant,
+        };
+        FlowLossOpts { neighbours, padding, eps: 1e-8, variant }
     }
 }
 
