@@ -30,6 +30,25 @@ impl Threat {
             Threat::Linf => eps / 4.0,
         }
     }
+
+    /// Rows of the left block of a pair matrix for m hidden units (a constant
+    /// coordinate and the hidden units for L∞, the hidden units for flows).
+    pub fn left_rows(self, m: usize) -> usize {
+        m + (self == Threat::Linf) as usize
+    }
+
+    /// Columns of the right block for d inputs (both flow components for flows).
+    pub fn right_cols(self, d: usize) -> usize {
+        match self {
+            Threat::Linf => d,
+            Threat::Flow => 2 * d,
+        }
+    }
+}
+
+/// The class pairs (i, j), i < j, of a k-class network: 45 for k = 10.
+pub fn class_pairs(k: usize) -> Vec<(usize, usize)> {
+    (0..k).flat_map(|i| (i + 1..k).map(move |j| (i, j))).collect()
 }
 
 /// The MLP's weights in f64 (from the f32 file).

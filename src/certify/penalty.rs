@@ -66,7 +66,7 @@ pub struct PenaltyOut {
 impl Penalty {
     /// `b`: per input, λ for flows (length d), ignored for L∞.
     pub fn new(threat: Threat, eps: f64, weight: f64, steps: usize, gamma: f64, b: Vec<f64>, k: usize) -> Penalty {
-        let pairs: Vec<(usize, usize)> = (0..k).flat_map(|i| (i + 1..k).map(move |j| (i, j))).collect();
+        let pairs = super::network::class_pairs(k);
         Penalty { threat, eps, weight, steps: steps.max(1), gamma, b, pairs, warm: Vec::new() }
     }
 
@@ -75,15 +75,11 @@ impl Penalty {
     }
     /// Rows of the left block (constant + hidden for L∞).
     pub fn rows(&self, m: usize) -> usize {
-        m + self.linf() as usize
+        self.threat.left_rows(m)
     }
     /// Columns of the right block.
     pub fn cols(&self, d: usize) -> usize {
-        if self.linf() {
-            d
-        } else {
-            2 * d
-        }
+        self.threat.right_cols(d)
     }
     pub fn dim(&self, m: usize, d: usize) -> usize {
         self.rows(m) + self.cols(d)

@@ -61,7 +61,7 @@ impl PrimalPenalty {
         rank: usize,
         sweeps: usize,
     ) -> PrimalPenalty {
-        let pairs: Vec<(usize, usize)> = (0..k).flat_map(|i| (i + 1..k).map(move |j| (i, j))).collect();
+        let pairs = super::network::class_pairs(k);
         PrimalPenalty {
             threat,
             eps,
@@ -79,15 +79,13 @@ impl PrimalPenalty {
     fn linf(&self) -> bool {
         self.threat == Threat::Linf
     }
+    /// Rows of the left block (constant + hidden for L∞).
     pub fn rows(&self, m: usize) -> usize {
-        m + self.linf() as usize
+        self.threat.left_rows(m)
     }
+    /// Columns of the right block.
     pub fn cols(&self, d: usize) -> usize {
-        if self.linf() {
-            d
-        } else {
-            2 * d
-        }
+        self.threat.right_cols(d)
     }
     /// weight · κ(ε)
     pub fn scale(&self) -> f64 {

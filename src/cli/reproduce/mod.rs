@@ -9,6 +9,8 @@ use crate::gpu::GpuOptions;
 pub mod fig6;
 pub mod lan;
 
+// Parsed once per process, so the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum ReproduceCmd {
     /// Thesis Fig. 6 (SPEC §8): targeted stAdv with the τ search on a plain and a certified MLP, same images and targets; soft/strict success per flow-loss setting, certificate bound checked on every image
