@@ -220,3 +220,70 @@ fn primal_op_passes_the_host_gradients_through_the_tape() {
         common::assert_close("primal op gradient", &gpu.read(grads.get(v).unwrap()), &want, 1e-5);
     }
 }
+
+/// The robust loss's offsets κ·U[y_b, j]: rows from the per-pair values,
+/// and the backward pass (per-pair weights from the upstream gradient)
+/// against central finite differences of Σ_bj C_bj·κ·U_{y_b j}(W) at the
+/// factors the op left behind, on both weight matrices.
+#[test]
+fn robust_offsets_match_values_and_finite_differences() {
+    use advlab::autograd::Graph;
+    use advlab::certify::train::robust_offsets_op;
+    let gpu = common::gpu();
+    let mut rng = common::rng(95);
+    let (m, d, k, b) = (5, 6, 4, 7);
+    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let g64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
+    let mut n = net(&mut rng, m, d, k);
+    n.w1 = g64(f(&n.w1));
+    n.w2 = g64(f(&n.w2));
+    let labels: Vec<usize> = (0..b).map(|i| if i < k { i } else { rng.random_range(0..k) }).collect();
+    let upstream: Vec<f64> = (0..b * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let mut pen = penalty(Threat::Linf, &n, 3, 2);
+    pen.warm_up(&weights(&n), 2);
+    let kappa = 0.1 / 4.0;
+    let mut g = Graph::new(&gpu);
+    let (v1, v2) = (g.leaf(gpu.upload(&f(&n.w1), &[m, d]), true), g.leaf(gpu.upload(&f(&n.w2), &[k, m]), true));
+    let (off, vals) = robust_offsets_op(&mut g, &mut pen, v1, v2, &labels);
+    // the op's values are the factors' values after its sweeps
+    let now = pen.values(&weights(&n));
+    for (p, (a, b)) in vals.iter().zip(&now).enumerate() {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "pair {p}: op value {a} vs factors' value {b}");
+    }
+    let objective = |pen: &PrimalPenalty, n: &Net| -> f64 {
+        let vals = pen.values(&weights(n));
+        let mut u = vec![0.0; k * k];
+        for (&v, &(i, j)) in vals.iter().zip(&pen.pairs) {
+            u[i * k + j] = v;
+            u[j * k + i] = v;
+        }
+        let mut s = 0.0;
+        for (bi, &y) in labels.iter().enumerate() {
+            for j in 0..k {
+                s += upstream[bi * k + j] * kappa * u[y * k + j];
+            }
+        }
+        s
+    };
+    let rows = gpu.read(g.value(off));
+    for (bi, &y) in labels.iter().enumerate() {
+        assert_eq!(rows[bi * k + y], 0.0, "row {bi}: the label's own offset must be 0");
+    }
+    let grads = g.backward(off, Some(gpu.upload(&f(&upstream), &[b, k])));
+    let (gw1, gw2) = (g64(gpu.read(grads.get(v1).unwrap())), g64(gpu.read(grads.get(v2).unwrap())));
+    let h = 1e-5;
+    for (which, len) in [(0, m * d), (1, k * m)] {
+        for e in 0..len {
+            let at = |n: &mut Net, x: f64| if which == 0 { n.w1[e] = x } else { n.w2[e] = x };
+            let x = if which == 0 { n.w1[e] } else { n.w2[e] };
+            at(&mut n, x + h);
+            let fp = objective(&pen, &n);
+            at(&mut n, x - h);
+            let fm = objective(&pen, &n);
+            at(&mut n, x);
+            let fd = (fp - fm) / (2.0 * h);
+            let an = if which == 0 { gw1[e] } else { gw2[e] };
+            assert!((fd - an).abs() <= 1e-4 * fd.abs().max(1e-2), "w{}[{e}]: backward {an} vs fd {fd}", which + 1);
+        }
+    }
+}

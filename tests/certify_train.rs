@@ -214,6 +214,10 @@ fn certified_training_refuses_bad_flags_and_writes_nothing() {
             vec!["--arch", "mlp:784-8-10", "--certify", "linf", "--cert-refresh", "--cert-verify-sweeps", "0"],
             vec!["--cert-refresh"],
         ),
+        (
+            vec!["--arch", "mlp:784-8-10", "--certify", "linf", "--cert-loss", "robust"],
+            vec!["--cert-loss robust", "primal"],
+        ),
     ] {
         let mut args = vec!["train", "--out", s(&out), "--results", s(&res)];
         args.extend(extra);
@@ -421,6 +425,15 @@ fn primal_and_refresh_training_end_to_end() {
     }
     assert!(per[1]["trained_duals_certified_accuracy"].is_null(), "primal has no trained duals: {}", per[1]);
     assert!(dir.join("two.cert-primal.npy").exists(), "primal factors not saved");
+    assert!(per[1]["pairs_bounded_by_factor_duals"].as_f64().is_some(), "second candidate not logged: {}", per[1]);
+    // the robust loss (CE of the certified logits) trains and logs the same fields
+    let mr = dir.join("robust.safetensors");
+    let v = train(&mr, "1", false, &[&primal[..], &["--cert-loss", "robust"]].concat());
+    let e = &v["results"]["certified_training"]["per_epoch"][0];
+    for key in ["ce", "penalty", "mean_upper_bound_verified", "certified_accuracy"] {
+        assert!(e[key].as_f64().is_some_and(f64::is_finite), "robust: {key} missing: {e}");
+    }
+    assert_eq!(v["results"]["certified_training"]["settings"]["loss"], "robust", "{v}");
     let ck = advlab::nn::checkpoint::Checkpoint::load(&m2).unwrap();
     let m1 = dir.join("resumed.safetensors");
     train(&m1, "1", false, &primal);
@@ -447,6 +460,7 @@ fn primal_and_refresh_training_end_to_end() {
         neighbours: advlab::ops::tv::Neighbours::Diag4,
         gamma: 1.0,
         method: advlab::certify::train::CertMethod::Dual,
+        loss: advlab::certify::train::CertLoss::Penalty,
         rank: 8,
         sweeps: 1,
     };

@@ -257,13 +257,8 @@ impl PrimalPenalty {
     /// `bounds`/`theta` of the output hold the per-pair values (lower
     /// bounds on each SDP); `grad_c` is empty.
     pub fn evaluate(&mut self, net: &PenaltyWeights) -> PenaltyOut {
-        self.ensure_init(net.m, net.d, 0);
-        let a = self.pair_vectors(net);
-        let mut y = Vec::new();
-        for _ in 0..self.sweeps {
-            y = self.sweep(net, &a);
-        }
-        self.grads_from(net, &a, &y)
+        let (vals, tangent) = self.advance(net);
+        self.out_from(vals, &tangent)
     }
 
     /// Value and gradients at fixed V (no sweep).
@@ -271,39 +266,99 @@ impl PrimalPenalty {
         self.ensure_init(net.m, net.d, 0);
         let a = self.pair_vectors(net);
         let y = Self::w_times(net, &self.r_tilde(net.d), self.width());
-        self.grads_from(net, &a, &y)
+        let (vals, tangent) = self.tangent(net, &a, y);
+        self.out_from(vals, &tangent)
     }
 
-    fn grads_from(&self, net: &PenaltyWeights, a: &[f64], y: &[f64]) -> PenaltyOut {
-        let (m, d, k, w, r) = (net.m, net.d, net.k, self.width(), self.rank);
-        let f = self.left_factor(m);
-        let vals = self.values_from(a, y, &f, m);
+    /// `sweeps` block sweeps on the current weights; the per-pair values
+    /// ⟨P_p, V_pV_pᵀ⟩ at the new V and what their gradients need.
+    pub fn advance(&mut self, net: &PenaltyWeights) -> (Vec<f64>, PrimalTangent) {
+        self.ensure_init(net.m, net.d, 0);
+        let a = self.pair_vectors(net);
+        let mut y = Vec::new();
+        for _ in 0..self.sweeps {
+            y = self.sweep(net, &a);
+        }
+        self.tangent(net, &a, y)
+    }
+
+    fn tangent(&self, net: &PenaltyWeights, a: &[f64], y: Vec<f64>) -> (Vec<f64>, PrimalTangent) {
+        let f = self.left_factor(net.m);
+        let vals = self.values_from(a, &y, &f, net.m);
+        let at = self.a_tilde(a, &f, net.m);
+        let tangent = PrimalTangent {
+            m: net.m,
+            d: net.d,
+            k: net.k,
+            rank: self.rank,
+            pairs: self.pairs.clone(),
+            gamma: if self.linf() { 1.0 } else { self.gamma },
+            f,
+            y,
+            at,
+            rt: self.r_tilde(net.d),
+        };
+        (vals, tangent)
+    }
+
+    fn out_from(&self, vals: Vec<f64>, tangent: &PrimalTangent) -> PenaltyOut {
         let s = self.scale();
-        let g = if self.linf() { 1.0 } else { self.gamma };
+        let (grad_w1, grad_w2) = tangent.grads(&vec![s; vals.len()]);
+        let value = s * vals.iter().sum::<f64>();
+        PenaltyOut { value, bounds: vals.clone(), theta: vals, grad_w1, grad_w2, grad_c: Vec::new() }
+    }
+}
+
+/// What the gradient of Σ_p α_p·⟨P_p(W), V_pV_pᵀ⟩ at fixed V needs, kept
+/// so that α can come later (the robust loss knows its per-pair weights
+/// only in the backward pass).
+pub struct PrimalTangent {
+    m: usize,
+    d: usize,
+    k: usize,
+    rank: usize,
+    pairs: Vec<(usize, usize)>,
+    /// 1 (L∞) or the pixel range γ (flow).
+    gamma: f64,
+    /// The left factor f (m × width), Y = W r̃ (m × width), ã (m × width), r̃ (d × width).
+    f: Vec<f64>,
+    y: Vec<f64>,
+    at: Vec<f64>,
+    rt: Vec<f64>,
+}
+
+impl PrimalTangent {
+    /// ∂/∂W1 and ∂/∂W2 of Σ_p α_p·⟨P_p, V_pV_pᵀ⟩: ∂/∂W1 = 2·Σ_p α_p ã_p r̃_pᵀ,
+    /// ∂/∂V_i = +2γα_p f⊙Y and ∂/∂V_j = −2γα_p f⊙Y for pair p = (i, j).
+    pub fn grads(&self, alpha: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (m, d, k, r) = (self.m, self.d, self.k, self.rank);
+        let w = self.pairs.len() * r;
         let mut grad_w2 = vec![0.0; k * m];
         for (p, &(i, j)) in self.pairs.iter().enumerate() {
             for h in 0..m {
-                let gv =
-                    s * 2.0 * g * dot(&f[h * w + p * r..h * w + (p + 1) * r], &y[h * w + p * r..h * w + (p + 1) * r]);
+                let seg = h * w + p * r..h * w + (p + 1) * r;
+                let gv = alpha[p] * 2.0 * self.gamma * dot(&self.f[seg.clone()], &self.y[seg]);
                 grad_w2[i * m + h] += gv;
                 grad_w2[j * m + h] -= gv;
             }
         }
-        // ∂/∂W = s·2·Σ_p ã_p r̃_pᵀ
-        let at = self.a_tilde(a, &f, m);
-        let rt = self.r_tilde(d);
+        let mut at = self.at.clone();
+        for h in 0..m {
+            for (p, &ap) in alpha.iter().enumerate() {
+                at[h * w + p * r..h * w + (p + 1) * r].iter_mut().for_each(|x| *x *= ap);
+            }
+        }
         let mut grad_w1 = vec![0.0; m * d];
         for h0 in (0..m).step_by(HB) {
             let h1 = (h0 + HB).min(m);
             for q in 0..d {
-                let rq = &rt[q * w..(q + 1) * w];
+                let rq = &self.rt[q * w..(q + 1) * w];
                 for h in h0..h1 {
-                    grad_w1[h * d + q] = 2.0 * s * dot(&at[h * w..(h + 1) * w], rq);
+                    grad_w1[h * d + q] = 2.0 * dot(&at[h * w..(h + 1) * w], rq);
                 }
             }
         }
-        let value = s * vals.iter().sum::<f64>();
-        PenaltyOut { value, bounds: vals.clone(), theta: vals, grad_w1, grad_w2, grad_c: Vec::new() }
+        (grad_w1, grad_w2)
     }
 }
 

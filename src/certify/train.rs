@@ -38,6 +38,18 @@ pub struct CertTrainConfig {
     /// Primal: rank of each pair's factor and block sweeps per step.
     pub rank: usize,
     pub sweeps: usize,
+    /// What the certificate adds to the cross-entropy.
+    pub loss: CertLoss,
+}
+
+/// The certificate's term in the training loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CertLoss {
+    /// weight·κ·Σ_pairs SDP value (Raghunathan et al.'s regulariser).
+    Penalty,
+    /// weight·CE(z + κ·U[y], y): the cross-entropy of the certified logits (primal only).
+    Robust,
 }
 
 /// The two routes to the SDP value inside training.
@@ -133,6 +145,61 @@ pub fn primal_op(g: &mut Graph, pen: &mut PrimalPenalty, w1: Var, w2: Var) -> (V
     let out = pen.evaluate(&PenaltyWeights { m, d, k, w1: &w1h, w2: &w2h });
     let v = host_op(g, &[w1, w2], out.value, &[&out.grad_w1, &out.grad_w2]);
     (v, out)
+}
+
+/// The certified-logit offsets κ·U[y_b, j] (a B × K tensor; U the
+/// symmetric matrix of per-pair primal values, U[i][i] = 0) on the tape,
+/// after `sweeps` mixing sweeps on the current weights. With them the
+/// robust loss is CE(z + κ·U[y], y): the cross-entropy of the certified
+/// logits z̃_j = z_j − z_y + κ·U_yj (the shift by z_y cancels in the
+/// softmax and z̃_y = 0), so it pushes exactly the margins the certificate
+/// checks. Gradients to `w1` and `w2` by Danskin, each pair weighted by
+/// the upstream gradient summed over the rows that use it (B × K floats
+/// read back in the backward pass). Returns the op's Var and the per-pair values.
+pub fn robust_offsets_op(
+    g: &mut Graph,
+    pen: &mut PrimalPenalty,
+    w1: Var,
+    w2: Var,
+    labels: &[usize],
+) -> (Var, Vec<f64>) {
+    let (s1, w1h) = read_f64(g, w1);
+    let (s2, w2h) = read_f64(g, w2);
+    let (m, d, k) = (s1[0], s1[1], s2[0]);
+    let (vals, tangent) = pen.advance(&PenaltyWeights { m, d, k, w1: &w1h, w2: &w2h });
+    let kappa = pen.threat.bound_factor(pen.eps);
+    let pairs = pen.pairs.clone();
+    let mut u = vec![0.0f64; k * k];
+    for (&v, &(i, j)) in vals.iter().zip(&pairs) {
+        u[i * k + j] = v;
+        u[j * k + i] = v;
+    }
+    let rows: Vec<f32> =
+        labels.iter().flat_map(|&y| u[y * k..(y + 1) * k].iter().map(|&x| (kappa * x) as f32)).collect();
+    let gpu = g.gpu().clone();
+    let value = gpu.upload(&rows, &[labels.len(), k]);
+    let labels = labels.to_vec();
+    let var = g.op(
+        &[w1, w2],
+        value,
+        Box::new(move |gpu, dy, needs| {
+            let dy = gpu.read(dy);
+            let mut alpha = vec![0.0f64; pairs.len()];
+            for (p, &(i, j)) in pairs.iter().enumerate() {
+                for (b, &y) in labels.iter().enumerate() {
+                    if y == i {
+                        alpha[p] += kappa * dy[b * k + j] as f64;
+                    } else if y == j {
+                        alpha[p] += kappa * dy[b * k + i] as f64;
+                    }
+                }
+            }
+            let (gw1, gw2) = tangent.grads(&alpha);
+            let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+            vec![needs[0].then(|| gpu.upload(&f(&gw1), &s1)), needs[1].then(|| gpu.upload(&f(&gw2), &s2))]
+        }),
+    );
+    (var, vals)
 }
 
 fn read_f64(g: &Graph, v: Var) -> (Vec<usize>, Vec<f64>) {

@@ -1,14 +1,23 @@
 //! `advlab train --certify linf|flow`: certified training (issue 13 item 5).
-//! The network and one dual vector c per class pair train jointly through
-//! `fit`: loss = CE + λ·κ(ε)·Σ_pairs [D·λ⁺_max(P − diag c) + Σ max(c, 0)]
-//! (certify::penalty). The duals start from a verified SDP solve of the
-//! starting network, live in the train state (`p.cert.c`, with their Adam
-//! moments) and in OUT.cert-duals.npy, never in the model file; the
-//! Lanczos warm starts go to OUT.cert-warm.npy so `--resume` replays bit for
-//! bit. After every epoch the trained duals are verified in f64 (Cholesky
-//! of the Schur complement, as `advlab certify` verifies its own) and the
-//! bounds logged with the certified accuracy at ε on the first
-//! `--cert-count` test images (OUT.cert-epochs.json).
+//! Two routes to the SDP value of each class pair inside `fit`:
+//! - `--cert-method dual` (Raghunathan et al.): one dual vector c per pair
+//!   trains jointly with the network, loss = CE + λ·κ(ε)·Σ_pairs
+//!   [D·λ⁺_max(P − diag c) + Σ max(c, 0)] (certify::penalty). The duals start
+//!   from a verified SDP solve of the starting network, live in the train
+//!   state (`p.cert.c`, with their Adam moments) and in OUT.cert-duals.npy,
+//!   never in the model file; the Lanczos warm starts go to OUT.cert-warm.npy
+//!   so `--resume` replays bit for bit.
+//! - `--cert-method primal`: warm-started low-rank mixing-method factors per
+//!   pair (certify::primal, OUT.cert-primal.npy), Danskin gradients. With
+//!   `--cert-loss penalty` the loss is CE + λ·κ·Σ_pairs ⟨P, VVᵀ⟩; with
+//!   `--cert-loss robust` it is CE + λ·CE(z + κ·U[y], y), the cross-entropy
+//!   of the certified logits (certify::train::robust_offsets_op).
+//!
+//! After every epoch the weights are certified as `advlab certify` would
+//! (a capped cold GPU solve, f64-verified, and for the primal route the
+//! factors' duals as a second candidate per pair) and the bounds logged with
+//! the certified accuracy at ε on the first `--cert-count` images of the
+//! validation split, else the test set (OUT.cert-epochs.json).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -25,8 +34,8 @@ use crate::certify::penalty::{Penalty, PenaltyWeights};
 use crate::certify::primal::PrimalPenalty;
 use crate::certify::sdp::SdpOptions;
 use crate::certify::train::{
-    mlp_of, penalty_for, penalty_op, primal_for, primal_op, verified_dual_bounds, verified_pairs, CertMethod,
-    CertTrainConfig,
+    mlp_of, penalty_for, penalty_op, primal_for, primal_op, robust_offsets_op, verified_dual_bounds, verified_pairs,
+    CertLoss, CertMethod, CertTrainConfig,
 };
 use crate::data::{npy, Dataset};
 use crate::gpu::Gpu;
@@ -75,6 +84,10 @@ pub struct CertFlags {
     /// Dual: after each epoch replace the trained duals by the verified SDP solve's (needs --cert-verify-sweeps > 0)
     #[arg(long)]
     pub cert_refresh: bool,
+    /// What the certificate adds to the cross-entropy: penalty (weight·κ·Σ_pairs SDP value) or robust
+    /// (primal only: weight·CE of the certified logits z_j − z_y + κ·U_yj, the margins the certificate checks)
+    #[arg(long, value_enum, default_value_t = CertLoss::Penalty)]
+    pub cert_loss: CertLoss,
 }
 
 impl CertFlags {
@@ -89,6 +102,7 @@ impl CertFlags {
             method: self.cert_method,
             rank: self.cert_rank,
             sweeps: self.cert_sweeps,
+            loss: self.cert_loss,
         })
     }
 
@@ -118,6 +132,9 @@ impl CertFlags {
         }
         if self.cert_refresh && (self.cert_verify_sweeps == 0 || self.cert_method != CertMethod::Dual) {
             bail!("--cert-refresh: needs --cert-method dual and --cert-verify-sweeps > 0");
+        }
+        if self.cert_loss == CertLoss::Robust && self.cert_method != CertMethod::Primal {
+            bail!("--cert-loss robust: needs --cert-method primal");
         }
         Ok(())
     }
@@ -199,7 +216,17 @@ impl FitHooks for CertHooks<'_> {
         if self.flags.cert_verify_sweeps > 0 {
             let opts = SdpOptions { max_sweeps: self.flags.cert_verify_sweeps, ..sdp_opts() };
             let pairs = verified_pairs(self.gpu, &mlp, self.cfg, &opts)?;
-            let uppers: Vec<f64> = pairs.iter().map(|p| p.upper).collect();
+            let mut uppers: Vec<f64> = pairs.iter().map(|p| p.upper).collect();
+            if let Some(pp) = self.primal {
+                // the training factors' duals as a second candidate per pair (as
+                // `advlab certify --duals`): a capped cold solve can miss a pair
+                let net = PenaltyWeights { m: mlp.m, d: mlp.d, k: mlp.k, w1: &mlp.w1, w2: &mlp.w2 };
+                let c = pp.borrow().duals(&net);
+                let from_factors = verified_dual_bounds(&mlp, self.cfg, &c)?;
+                let improved = uppers.iter_mut().zip(&from_factors).filter(|(u, f)| **f < **u).count();
+                uppers.iter_mut().zip(&from_factors).for_each(|(u, f)| *u = u.min(*f));
+                m.insert("sdp_pairs_bounded_by_factor_duals".into(), improved as f64);
+            }
             let (mean, max) = mean_max(&uppers);
             let (cert, clean) = self.certified(&mlp, &uppers);
             m.insert("sdp_mean_upper".into(), mean);
@@ -252,9 +279,10 @@ impl FitHooks for CertHooks<'_> {
             "clean_accuracy": e("test_accuracy"),
             "val_accuracy": e("val_accuracy"),
             "certified_accuracy": e("sdp_certified_accuracy"),
-            "certified_accuracy_source": format!("verified SDP solve of this epoch's weights (GPU mixing method, cold start, at most {} sweeps; f64 certificates as advlab certify)", self.flags.cert_verify_sweeps),
+            "certified_accuracy_source": format!("verified SDP solve of this epoch's weights (GPU mixing method, cold start, at most {} sweeps; f64 certificates as advlab certify{})", self.flags.cert_verify_sweeps, if self.primal.is_some() { "; per pair the lower of it and the training factors' duals, verified alike" } else { "" }),
             "mean_upper_bound_verified": e("sdp_mean_upper"),
             "max_upper_bound_verified": e("sdp_max_upper"),
+            "pairs_bounded_by_factor_duals": e("sdp_pairs_bounded_by_factor_duals"),
             "trained_duals_certified_accuracy": e("trained_duals_certified_accuracy"),
             "trained_duals_mean_upper_bound_verified": e("trained_duals_mean_upper"),
             "trained_duals_max_upper_bound_verified": e("trained_duals_max_upper"),
@@ -377,8 +405,22 @@ pub fn fit_certified(
             let pen = RefCell::new(pen);
             let mut objective = |g: &mut Graph, p: &[Var], b: &Batch| -> Result<StepOut> {
                 let mut o = ce(g, &p[..k], b)?;
-                let (pv, po) = primal_op(g, &mut pen.borrow_mut(), p[i1], p[i2]);
-                finish(g, &mut o, pv, &po.bounds);
+                match cfg.loss {
+                    CertLoss::Penalty => {
+                        let (pv, po) = primal_op(g, &mut pen.borrow_mut(), p[i1], p[i2]);
+                        finish(g, &mut o, pv, &po.bounds);
+                    }
+                    CertLoss::Robust => {
+                        let logits = o.logits.expect("the classifier objective returns its logits");
+                        let labels: Vec<usize> = b.index.iter().map(|&i| train_set.labels[i] as usize).collect();
+                        let (off, vals) = robust_offsets_op(g, &mut pen.borrow_mut(), p[i1], p[i2], &labels);
+                        let certified_logits = g.add(logits, off);
+                        let per_row = g.softmax_xent(certified_logits, &b.labels);
+                        let robust = g.mean(per_row);
+                        let pv = g.scale(robust, cfg.weight as f32);
+                        finish(g, &mut o, pv, &vals);
+                    }
+                }
                 Ok(o)
             };
             hooks = CertHooks {
