@@ -224,31 +224,37 @@ fn primal_op_passes_the_host_gradients_through_the_tape() {
 /// The robust loss's offsets κ·U[y_b, j]: rows from the per-pair values,
 /// and the backward pass (per-pair weights from the upstream gradient)
 /// against central finite differences of Σ_bj C_bj·κ·U_{y_b j}(W) at the
-/// factors the op left behind, on both weight matrices.
+/// factors the op left behind, on both weight matrices, for L∞ and flows.
 #[test]
 fn robust_offsets_match_values_and_finite_differences() {
-    use advlab::autograd::Graph;
-    use advlab::certify::train::robust_offsets_op;
     let gpu = common::gpu();
     let mut rng = common::rng(95);
+    for threat in [Threat::Linf, Threat::Flow] {
+        robust_offsets_case(&gpu, &mut rng, threat);
+    }
+}
+
+fn robust_offsets_case(gpu: &std::sync::Arc<advlab::gpu::Gpu>, rng: &mut impl Rng, threat: Threat) {
+    use advlab::autograd::Graph;
+    use advlab::certify::train::robust_offsets_op;
     let (m, d, k, b) = (5, 6, 4, 7);
     let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     let g64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
-    let mut n = net(&mut rng, m, d, k);
+    let mut n = net(rng, m, d, k);
     n.w1 = g64(f(&n.w1));
     n.w2 = g64(f(&n.w2));
     let labels: Vec<usize> = (0..b).map(|i| if i < k { i } else { rng.random_range(0..k) }).collect();
     let upstream: Vec<f64> = (0..b * k).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let mut pen = penalty(Threat::Linf, &n, 3, 2);
+    let mut pen = penalty(threat, &n, 3, 2);
     pen.warm_up(&weights(&n), 2);
-    let kappa = 0.1 / 4.0;
-    let mut g = Graph::new(&gpu);
+    let kappa = threat.bound_factor(0.1);
+    let mut g = Graph::new(gpu);
     let (v1, v2) = (g.leaf(gpu.upload(&f(&n.w1), &[m, d]), true), g.leaf(gpu.upload(&f(&n.w2), &[k, m]), true));
     let (off, vals) = robust_offsets_op(&mut g, &mut pen, v1, v2, &labels);
     // the op's values are the factors' values after its sweeps
     let now = pen.values(&weights(&n));
     for (p, (a, b)) in vals.iter().zip(&now).enumerate() {
-        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "pair {p}: op value {a} vs factors' value {b}");
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{threat:?} pair {p}: op value {a} vs factors' value {b}");
     }
     let objective = |pen: &PrimalPenalty, n: &Net| -> f64 {
         let vals = pen.values(&weights(n));
@@ -283,7 +289,11 @@ fn robust_offsets_match_values_and_finite_differences() {
             at(&mut n, x);
             let fd = (fp - fm) / (2.0 * h);
             let an = if which == 0 { gw1[e] } else { gw2[e] };
-            assert!((fd - an).abs() <= 1e-4 * fd.abs().max(1e-2), "w{}[{e}]: backward {an} vs fd {fd}", which + 1);
+            assert!(
+                (fd - an).abs() <= 1e-4 * fd.abs().max(1e-2),
+                "{threat:?} w{}[{e}]: backward {an} vs fd {fd}",
+                which + 1
+            );
         }
     }
 }
