@@ -232,6 +232,48 @@ fn certified_training_refuses_bad_flags_and_writes_nothing() {
     }
 }
 
+/// `advlab --device cpu train` of a small certified MLP (L∞, ε 0.1,
+/// weight 0.01, Adam 1e-3, batch 100, certified accuracy on 100 images)
+/// with `extra` flags; returns its results.json.
+fn cert_train(out: &Path, epochs: &str, resume: bool, seed: &str, extra: &[&str]) -> serde_json::Value {
+    let mut a = vec![
+        "--device",
+        "cpu",
+        "train",
+        "--arch",
+        "mlp:784-16-10",
+        "--certify",
+        "linf",
+        "--cert-eps",
+        "0.1",
+        "--cert-weight",
+        "0.01",
+        "--cert-count",
+        "100",
+        "--optim",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--batch",
+        "100",
+        "--epochs",
+        epochs,
+        "--seed",
+        seed,
+        "--out",
+        s(out),
+    ];
+    a.extend(extra);
+    let results = out.with_extension("json");
+    a.extend(["--results", s(&results)]);
+    if resume {
+        a.push("--resume");
+    }
+    let (ok, _, err) = advlab(&a);
+    assert!(ok, "{err}");
+    serde_json::from_slice::<serde_json::Value>(&std::fs::read(results).unwrap()).unwrap()
+}
+
 /// Train a small MLP with the L∞ penalty, then: the model loads in plain
 /// `advlab eval`; the duals are not in it; the per-epoch log has every
 /// field; `advlab certify` on it gives bounds that no vertex of the ε-box
@@ -239,43 +281,7 @@ fn certified_training_refuses_bad_flags_and_writes_nothing() {
 #[test]
 fn certified_training_end_to_end() {
     let dir = tmp_dir("e2e");
-    let train = |out: &Path, epochs: &str, resume: bool| {
-        let mut a = vec![
-            "--device",
-            "cpu",
-            "train",
-            "--arch",
-            "mlp:784-16-10",
-            "--certify",
-            "linf",
-            "--cert-eps",
-            "0.1",
-            "--cert-weight",
-            "0.01",
-            "--cert-count",
-            "100",
-            "--optim",
-            "adam",
-            "--lr",
-            "1e-3",
-            "--batch",
-            "100",
-            "--epochs",
-            epochs,
-            "--seed",
-            "2",
-            "--out",
-            s(out),
-        ];
-        let results = out.with_extension("json");
-        a.extend(["--results", s(&results)]);
-        if resume {
-            a.push("--resume");
-        }
-        let (ok, _, err) = advlab(&a);
-        assert!(ok, "{err}");
-        serde_json::from_slice::<serde_json::Value>(&std::fs::read(results).unwrap()).unwrap()
-    };
+    let train = |out: &Path, epochs: &str, resume: bool| cert_train(out, epochs, resume, "2", &[]);
     let m2 = dir.join("two.safetensors");
     let v = train(&m2, "2", false);
     let per = v["results"]["certified_training"]["per_epoch"].as_array().unwrap().clone();
@@ -376,44 +382,7 @@ fn certified_training_end_to_end() {
 fn primal_and_refresh_training_end_to_end() {
     let dir = tmp_dir("primal");
     let train = |out: &Path, epochs: &str, resume: bool, extra: &[&str]| {
-        let mut a = vec![
-            "--device",
-            "cpu",
-            "train",
-            "--arch",
-            "mlp:784-16-10",
-            "--certify",
-            "linf",
-            "--cert-eps",
-            "0.1",
-            "--cert-weight",
-            "0.01",
-            "--cert-count",
-            "100",
-            "--cert-verify-sweeps",
-            "20",
-            "--optim",
-            "adam",
-            "--lr",
-            "1e-3",
-            "--batch",
-            "100",
-            "--epochs",
-            epochs,
-            "--seed",
-            "3",
-            "--out",
-            s(out),
-        ];
-        a.extend(extra);
-        let results = out.with_extension("json");
-        a.extend(["--results", s(&results)]);
-        if resume {
-            a.push("--resume");
-        }
-        let (ok, _, err) = advlab(&a);
-        assert!(ok, "{err}");
-        serde_json::from_slice::<serde_json::Value>(&std::fs::read(results).unwrap()).unwrap()
+        cert_train(out, epochs, resume, "3", &[&["--cert-verify-sweeps", "20"], extra].concat())
     };
     let primal = ["--cert-method", "primal", "--cert-rank", "4"];
     let m2 = dir.join("two.safetensors");

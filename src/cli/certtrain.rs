@@ -329,8 +329,10 @@ pub fn fit_certified(
     let pos = |n: &str| model.params.iter().position(|p| p.name == n).expect("mlp params");
     let (i1, i2) = (pos("fc1.weight"), pos("fc2.weight"));
     let mut ce = classifier_objective(model);
-    let rep;
-    let mut hooks;
+    // per method: the penalty state, and for the dual route the duals as a trained parameter
+    let mut dual: Option<RefCell<Penalty>> = None;
+    let mut primal: Option<RefCell<PrimalPenalty>> = None;
+    let mut c: Option<Param> = None;
     match cfg.method {
         CertMethod::Dual => {
             let mut pen = penalty_for(&cfg, mlp.input, mlp.k)?;
@@ -355,31 +357,8 @@ pub fn fit_certified(
                 );
                 pairs.iter().flat_map(|p| p.c.iter().map(|&x| x as f32)).collect()
             };
-            let c = Param { name: "cert.c".into(), tensor: gpu.upload(&c0, &[np, dim]) };
-            let set: Vec<&Param> = model.params.iter().chain(std::iter::once(&c)).collect();
-            let pen = RefCell::new(pen);
-            let mut objective = |g: &mut Graph, p: &[Var], b: &Batch| -> Result<StepOut> {
-                let mut o = ce(g, &p[..k], b)?;
-                let (pv, po) = penalty_op(g, &mut pen.borrow_mut(), p[i1], p[i2], p[k]);
-                finish(g, &mut o, pv, &po.bounds);
-                Ok(o)
-            };
-            hooks = CertHooks {
-                inner,
-                gpu,
-                model,
-                cfg: &cfg,
-                flags,
-                pen: Some(&pen),
-                primal: None,
-                c: Some(&c),
-                test: check_set,
-                on_val: check_is_val,
-                out,
-                log,
-            };
-            rep = fit(gpu, &set, train_set, fcfg, run, &mut objective, &mut hooks)?;
-            log = std::mem::take(&mut hooks.log);
+            c = Some(Param { name: "cert.c".into(), tensor: gpu.upload(&c0, &[np, dim]) });
+            dual = Some(RefCell::new(pen));
         }
         CertMethod::Primal => {
             let mut pen = primal_for(&cfg, mlp.input, mlp.k)?;
@@ -401,46 +380,51 @@ pub fn fit_certified(
                     t.elapsed().as_secs_f64()
                 );
             }
-            let set: Vec<&Param> = model.params.iter().collect();
-            let pen = RefCell::new(pen);
-            let mut objective = |g: &mut Graph, p: &[Var], b: &Batch| -> Result<StepOut> {
-                let mut o = ce(g, &p[..k], b)?;
-                match cfg.loss {
-                    CertLoss::Penalty => {
-                        let (pv, po) = primal_op(g, &mut pen.borrow_mut(), p[i1], p[i2]);
-                        finish(g, &mut o, pv, &po.bounds);
-                    }
-                    CertLoss::Robust => {
-                        let logits = o.logits.expect("the classifier objective returns its logits");
-                        let labels: Vec<usize> = b.index.iter().map(|&i| train_set.labels[i] as usize).collect();
-                        let (off, vals) = robust_offsets_op(g, &mut pen.borrow_mut(), p[i1], p[i2], &labels);
-                        let certified_logits = g.add(logits, off);
-                        let per_row = g.softmax_xent(certified_logits, &b.labels);
-                        let robust = g.mean(per_row);
-                        let pv = g.scale(robust, cfg.weight as f32);
-                        finish(g, &mut o, pv, &vals);
-                    }
-                }
-                Ok(o)
-            };
-            hooks = CertHooks {
-                inner,
-                gpu,
-                model,
-                cfg: &cfg,
-                flags,
-                pen: None,
-                primal: Some(&pen),
-                c: None,
-                test: check_set,
-                on_val: check_is_val,
-                out,
-                log,
-            };
-            rep = fit(gpu, &set, train_set, fcfg, run, &mut objective, &mut hooks)?;
-            log = std::mem::take(&mut hooks.log);
+            primal = Some(RefCell::new(pen));
         }
     }
+    let set: Vec<&Param> = model.params.iter().chain(c.as_ref()).collect();
+    let mut objective = |g: &mut Graph, p: &[Var], b: &Batch| -> Result<StepOut> {
+        let mut o = ce(g, &p[..k], b)?;
+        if let Some(pen) = &dual {
+            let (pv, po) = penalty_op(g, &mut pen.borrow_mut(), p[i1], p[i2], p[k]);
+            finish(g, &mut o, pv, &po.bounds);
+        } else if let Some(pen) = &primal {
+            match cfg.loss {
+                CertLoss::Penalty => {
+                    let (pv, po) = primal_op(g, &mut pen.borrow_mut(), p[i1], p[i2]);
+                    finish(g, &mut o, pv, &po.bounds);
+                }
+                CertLoss::Robust => {
+                    let logits = o.logits.expect("the classifier objective returns its logits");
+                    let labels: Vec<usize> = b.index.iter().map(|&i| train_set.labels[i] as usize).collect();
+                    let (off, vals) = robust_offsets_op(g, &mut pen.borrow_mut(), p[i1], p[i2], &labels);
+                    let certified_logits = g.add(logits, off);
+                    let per_row = g.softmax_xent(certified_logits, &b.labels);
+                    let robust = g.mean(per_row);
+                    let pv = g.scale(robust, cfg.weight as f32);
+                    finish(g, &mut o, pv, &vals);
+                }
+            }
+        }
+        Ok(o)
+    };
+    let mut hooks = CertHooks {
+        inner,
+        gpu,
+        model,
+        cfg: &cfg,
+        flags,
+        pen: dual.as_ref(),
+        primal: primal.as_ref(),
+        c: c.as_ref(),
+        test: check_set,
+        on_val: check_is_val,
+        out,
+        log,
+    };
+    let rep = fit(gpu, &set, train_set, fcfg, run, &mut objective, &mut hooks)?;
+    let log = hooks.log;
     let summary = json!({
         "settings": cfg,
         "lanczos_steps": flags.cert_lanczos,
