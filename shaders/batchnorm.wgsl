@@ -183,3 +183,71 @@ fn backward(
         step(&w);
     }
 }
+
+// BatchNorm1d on [N, F] (HW = 1) with many features and a small batch (an
+// input BatchNorm over 3,072 pixels): one *lane* per channel walking the N
+// rows, so adjacent lanes read adjacent elements and no workgroup reduction
+// or barrier runs. The one-workgroup-per-channel kernels above idle 192 of
+// 256 lanes at N = 64 and measured 85 ms per call at F = 3072 on lavapipe.
+@compute @workgroup_size(64)
+fn train_forward_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = gid.x + gid.y * nwg.x * 64u;
+    if (c >= p.c) { return; }
+    let shift = ld(xt, c);
+    var s = 0.0;
+    var q = 0.0;
+    for (var n = 0u; n < p.n; n++) {
+        let d = ld(xt, n * p.c + c) - shift;
+        s += d;
+        q += d * d;
+    }
+    let inv_m = 1.0 / f32(p.n);
+    let mean_d = s * inv_m;
+    let mean = shift + mean_d;
+    let var_b = max(q * inv_m - mean_d * mean_d, 0.0);
+    let invstd = inverseSqrt(var_b + p.eps);
+    stat_a[c] = mean;
+    stat_b[c] = invstd;
+    if ((p.flags & 1u) != 0u) {
+        let unbiased = var_b * f32(p.n) / f32(max(p.n, 2u) - 1u);
+        run_mean[c] = (1.0 - p.momentum) * run_mean[c] + p.momentum * mean;
+        run_var[c] = (1.0 - p.momentum) * run_var[c] + p.momentum * unbiased;
+    }
+    let k = invstd * gamma[c];
+    let b = beta[c];
+    for (var n = 0u; n < p.n; n++) {
+        let i = n * p.c + c;
+        out[i] = (ld(xt, i) - mean) * k + b;
+    }
+}
+
+// The backward of `backward` above for HW = 1, one lane per channel.
+@compute @workgroup_size(64)
+fn backward_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = gid.x + gid.y * nwg.x * 64u;
+    if (c >= p.c) { return; }
+    let is_eval = (p.flags & 1u) != 0u;
+    let mean = mean_in[c];
+    let invstd = select(scale_in[c], inverseSqrt(scale_in[c] + p.eps), is_eval);
+    var sg = 0.0;
+    var sb = 0.0;
+    for (var n = 0u; n < p.n; n++) {
+        let i = n * p.c + c;
+        let g = ld(dyt, i);
+        sb += g;
+        sg += g * (ld(xt, i) - mean) * invstd;
+    }
+    stat_a[c] = sg;
+    stat_b[c] = sb;
+    let k = gamma[c] * invstd;
+    let inv_m = 1.0 / f32(p.n);
+    for (var n = 0u; n < p.n; n++) {
+        let i = n * p.c + c;
+        if (is_eval) {
+            out[i] = k * ld(dyt, i);
+        } else {
+            let xhat = (ld(xt, i) - mean) * invstd;
+            out[i] = k * (ld(dyt, i) - sb * inv_m - xhat * sg * inv_m);
+        }
+    }
+}

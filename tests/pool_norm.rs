@@ -213,8 +213,12 @@ fn bn_eval_ref(x: &[f64], g: &[f64], b: &[f64], rm: &[f64], rv: &[f64], s: &[usi
 }
 
 // HW % 4 == 0 and not (the shader once had separate paths for them);
-// [8, 5, 32, 32] spans several texture rows.
-const BN_SHAPES: [&[usize]; 9] = [
+// [8, 5, 32, 32] spans several texture rows. [N, F] with N <= 1024 takes
+// the lane-per-channel kernels ([6, 3072]: an input BatchNorm over CIFAR
+// pixels), [1030, 3] the workgroup-per-channel ones.
+const BN_SHAPES: [&[usize]; 11] = [
+    &[6, 3072],
+    &[1030, 3],
     &[3, 4, 5, 6],
     &[5, 7],
     &[2, 3, 1, 1],

@@ -12,6 +12,7 @@ use crate::data::{self, npy, DataSpec, Selection, Split};
 use crate::detect::detector::{summarize, Detector, Record};
 use crate::detect::roc;
 use crate::gpu::GpuOptions;
+use crate::nn::checkpoint::Checkpoint;
 use crate::nn::{Arch, Model};
 use crate::report;
 
@@ -32,9 +33,9 @@ pub struct DetectArgs {
     /// The mask classifier f2 (trained on g's masks with `advlab train --data npydir:DIR`)
     #[arg(long)]
     pub f2: PathBuf,
-    /// f2's architecture
-    #[arg(long, default_value = "lenet:3x32x32")]
-    pub f2_arch: String,
+    /// f2's architecture [default: the `arch` in the f2 file's metadata, else lenet:3x32x32]
+    #[arg(long)]
+    pub f2_arch: Option<String>,
     /// Images to judge, N×C×H×W f32 in [0,1] (with --benign: the adversarial set)
     #[arg(long)]
     pub input: PathBuf,
@@ -104,7 +105,11 @@ fn with_labels(mut r: Vec<Record>, labels: &Option<Vec<u32>>) -> Vec<Record> {
 
 pub fn run(gpu_opts: &GpuOptions, a: &DetectArgs) -> Result<()> {
     let f1_arch = Arch::parse(&a.arch)?;
-    let f2_arch = Arch::parse(&a.f2_arch)?;
+    let f2_spec = match &a.f2_arch {
+        Some(s) => s.clone(),
+        None => Checkpoint::load(&a.f2)?.metadata().get("arch").cloned().unwrap_or_else(|| "lenet:3x32x32".into()),
+    };
+    let f2_arch = Arch::parse(&f2_spec)?;
     let results_path = a.out_dir.join("results.json");
     report::check_results_path(&results_path, "detect")?;
     let (x, _, labels) = read_set("--input", &a.input, a.labels.as_deref(), f1_arch.input)?;
@@ -189,7 +194,7 @@ pub fn run(gpu_opts: &GpuOptions, a: &DetectArgs) -> Result<()> {
         "detect",
         Some(&gpu),
         json!({"arch": a.arch, "model": a.model, "lan": a.lan, "lan_arch": det.lan.arch.spec, "f2": a.f2,
-               "f2_arch": a.f2_arch, "input": a.input, "labels": a.labels, "benign": a.benign,
+               "f2_arch": f2_spec, "input": a.input, "labels": a.labels, "benign": a.benign,
                "benign_labels": a.benign_labels,
                "benign_data": a.benign_data, "benign_split": a.benign_split, "benign_count": a.benign_count, "batch": a.batch, "seed": null,
                "rule": "flag iff argmax f1(x) != argmax f2(g(x)); score = 1 - softmax(f2(g(x)))[argmax f1(x)]"}),

@@ -60,6 +60,27 @@ fn channel_groups(c: usize) -> [u32; 3] {
     }
 }
 
+/// The kernel and workgroups for `(n, c, hw)`: BatchNorm1d's [N, F] with a
+/// batch of at most `ROWS_MAX` rows takes the lane-per-channel variant (no
+/// workgroup reduction; see shaders/batchnorm.wgsl), the rest one
+/// workgroup per channel.
+fn pick(
+    per_group: &'static crate::gpu::Kernel,
+    per_lane: &'static crate::gpu::Kernel,
+    n: usize,
+    c: usize,
+    hw: usize,
+) -> (&'static crate::gpu::Kernel, [u32; 3]) {
+    if hw == 1 && n <= ROWS_MAX {
+        (per_lane, groups_1d(c, 64))
+    } else {
+        (per_group, channel_groups(c))
+    }
+}
+
+/// The largest batch the lane-per-channel kernels take (each lane walks N rows twice).
+const ROWS_MAX: usize = 1024;
+
 /// Training-mode forward: normalise with the batch statistics and, when
 /// `running = Some((running_mean, running_var))`, update them in place:
 /// r <- (1 - momentum) r + momentum * batch_stat (unbiased variance).
@@ -96,7 +117,8 @@ pub fn batch_norm_train_forward(
         (None, Some((a, b))) => (a, b),
         _ => unreachable!(),
     };
-    gpu.dispatch(&k::BATCHNORM_TRAIN_FORWARD, &p, &[x, gamma, beta, &y, &mean, &invstd, rm, rv], channel_groups(c));
+    let (kernel, groups) = pick(&k::BATCHNORM_TRAIN_FORWARD, &k::BATCHNORM_TRAIN_FORWARD_ROWS, n, c, hw);
+    gpu.dispatch(kernel, &p, &[x, gamma, beta, &y, &mean, &invstd, rm, rv], groups);
     BatchNormTrain { y, mean, invstd }
 }
 
@@ -167,6 +189,7 @@ fn backward(
     let dgamma = gpu.alloc(&[c]);
     let dbeta = gpu.alloc(&[c]);
     let p = Params { n: n as u32, c: c as u32, hw: hw as u32, flags: eval as u32, eps, ..Default::default() };
-    gpu.dispatch(&k::BATCHNORM_BACKWARD, &p, &[x, dy, gamma, mean, scale, &dx, &dgamma, &dbeta], channel_groups(c));
+    let (kernel, groups) = pick(&k::BATCHNORM_BACKWARD, &k::BATCHNORM_BACKWARD_ROWS, n, c, hw);
+    gpu.dispatch(kernel, &p, &[x, dy, gamma, mean, scale, &dx, &dgamma, &dbeta], groups);
     (dx, dgamma, dbeta)
 }

@@ -30,8 +30,10 @@ use crate::nn::optim::{OptimConfig, OptimKind, Schedule};
 use crate::nn::{train, Arch, Model};
 use crate::report;
 
-/// Everything `reproduce lan` can be told; the defaults are the reduced
-/// scale that fits about an hour on a 2-core lavapipe machine.
+/// Everything `reproduce lan` can be told. The CLI's defaults are the run in
+/// results/lan: LAN and f2 on the whole training split less the validation
+/// images, about 50 minutes on a 2-core lavapipe machine; the attacks run on
+/// a few hundred test images with C&W cut to 2 binary steps × 50 iterations.
 #[derive(Clone, Debug, Serialize)]
 pub struct LanReproConfig {
     pub data: String,
@@ -114,10 +116,20 @@ impl LanReproConfig {
     }
 }
 
+/// One stage's time in this run and, for a stage reused from the cache, the
+/// time it took when it was run (so a resumed run still reports what a
+/// fresh one costs).
+struct StageTime {
+    name: String,
+    seconds: f64,
+    reused: bool,
+    first_run_seconds: f64,
+}
+
 /// The time of each stage, in order.
 #[derive(Default)]
 struct Timer {
-    stages: Vec<(String, f64, bool)>,
+    stages: Vec<StageTime>,
     t0: Option<Instant>,
 }
 
@@ -125,12 +137,23 @@ impl Timer {
     fn start(&mut self) {
         self.t0 = Some(Instant::now());
     }
-    fn stop(&mut self, name: &str, reused: bool) -> f64 {
-        let s = self.t0.take().map_or(0.0, |t| t.elapsed().as_secs_f64());
-        eprintln!("[reproduce lan] {name}: {s:.1} s{}", if reused { " (reused)" } else { "" });
-        self.stages.push((name.to_string(), s, reused));
+    fn elapsed(&self) -> f64 {
+        self.t0.map_or(0.0, |t| t.elapsed().as_secs_f64())
+    }
+    /// Ends a stage; `cached` is the first run's time of a reused stage.
+    fn stop(&mut self, name: &str, cached: Option<f64>) -> f64 {
+        let s = self.elapsed();
+        self.t0 = None;
+        eprintln!("[reproduce lan] {name}: {s:.1} s{}", if cached.is_some() { " (reused)" } else { "" });
+        let first_run_seconds = cached.unwrap_or(s);
+        self.stages.push(StageTime { name: name.to_string(), seconds: s, reused: cached.is_some(), first_run_seconds });
         s
     }
+}
+
+/// The first run's time of a reused stage record (0 when not recorded).
+fn cached_seconds(v: &Value) -> f64 {
+    v["seconds"].as_f64().unwrap_or(0.0)
 }
 
 fn data_set(images: Vec<f32>, labels: Vec<u32>, chw: [usize; 3]) -> Result<Dataset> {
@@ -146,8 +169,17 @@ fn reusable(resume: bool, path: &Path, settings: &Value) -> Option<Value> {
     (v.get("settings") == Some(settings)).then_some(v)
 }
 
-fn write_stage(path: &Path, settings: &Value, results: Value) -> Result<()> {
-    report::write_json(path, &json!({"settings": settings, "results": results}))
+/// A stage's cache record. Not a results.json (no command, no adapter), so it
+/// is replaced whenever its settings change, unlike the run's results.
+fn write_stage(path: &Path, settings: &Value, results: Value, seconds: f64) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the stage cache", dir.display()))?;
+    }
+    crate::fsutil::write_atomic(
+        path,
+        serde_json::to_string_pretty(&json!({"settings": settings, "results": results, "seconds": seconds}))?
+            .as_bytes(),
+    )
 }
 
 /// Train a LAN on `train_set` (clean logits precomputed).
@@ -265,7 +297,7 @@ fn attack_cached(
         |_, _| {},
     )?;
     npy::write_npy_f32(&apath, &r.shape, &r.adv)?;
-    write_stage(&jpath, &settings, json!({"images": r.images, "seconds": r.seconds}))?;
+    write_stage(&jpath, &settings, json!({"images": r.images, "seconds": r.seconds}), r.seconds)?;
     Ok((r.adv, r.images, r.seconds, false))
 }
 
@@ -354,8 +386,13 @@ fn predict(gpu: &Arc<Gpu>, f1: &Model, x: &[f32], labels: &[u32]) -> Result<Vec<
 }
 
 /// Run everything; writes into `out` and returns results.json's value.
-pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> Result<Value> {
+/// The `command` of its results.json (the full command line is `command_line`).
+pub const COMMAND: &str = "reproduce lan";
+
+pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command_line: &str) -> Result<Value> {
     cfg.validate()?;
+    // before any work: a results.json of another command in --out-dir is refused
+    report::check_results_path(&out.join("results.json"), COMMAND)?;
     let total = Instant::now();
     let mut tm = Timer::default();
     let spec = DataSpec::parse(&cfg.data)?;
@@ -399,7 +436,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
     let val_set = full.select(&va_idx);
     let f1 = Model::load(gpu, f1_arch.clone(), &cfg.f1_model)?;
     let src = Model::load(gpu, src_arch, &cfg.src_model)?;
-    tm.stop("load data and models", false);
+    tm.stop("load data and models", None);
 
     // ---- β sweep on the validation split ----
     tm.start();
@@ -408,10 +445,10 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         "lan_batch": cfg.lan_batch, "lan_lr": cfg.lan_lr, "noise": cfg.noise, "loss": cfg.loss, "f2_arch": cfg.f2_arch,
         "f2_lr": cfg.f2_lr, "val": cfg.val, "seed": cfg.seed, "f1": cfg.f1_model});
     let sweep_path = cache.join("sweep.json");
-    let (sweep, sweep_reused) = if cfg.beta.is_some() {
-        (json!([]), false)
+    let (sweep, sweep_cached) = if cfg.beta.is_some() {
+        (json!([]), None)
     } else if let Some(v) = reusable(cfg.resume, &sweep_path, &sweep_settings) {
-        (v["results"].clone(), true)
+        (v["results"].clone(), Some(cached_seconds(&v)))
     } else {
         let sw_train = train_set.take_first(cfg.sweep_count.min(train_set.n));
         let sw_val = val_set.take_first(cfg.sweep_val);
@@ -440,8 +477,8 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
                              "val_masks": mask_stats(&mv, sw_val.image_len()), "seconds": t.elapsed().as_secs_f64()}));
         }
         let v = json!(rows);
-        write_stage(&sweep_path, &sweep_settings, v.clone())?;
-        (v, false)
+        write_stage(&sweep_path, &sweep_settings, v.clone(), tm.elapsed())?;
+        (v, None)
     };
     let beta = match cfg.beta {
         Some(b) => b,
@@ -460,7 +497,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
             best["beta"].as_f64().context("β sweep row without beta")? as f32
         }
     };
-    tm.stop("beta sweep", sweep_reused);
+    tm.stop("beta sweep", sweep_cached);
     eprintln!("[reproduce lan] β = {beta}");
 
     // ---- the LAN ----
@@ -471,23 +508,28 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         "seed": cfg.seed, "f1": cfg.f1_model});
     let lan_stage = cache.join("lan.json");
     let lan_train = train_set.take_first(cfg.lan_count.min(train_set.n));
-    let (lan, lan_log, lan_reused) = match reusable(cfg.resume, &lan_stage, &lan_settings) {
-        Some(v) if lan_path.exists() => (Model::load(gpu, lan_arch.clone(), &lan_path)?, v["results"].clone(), true),
+    let (lan, lan_log, lan_cached) = match reusable(cfg.resume, &lan_stage, &lan_settings) {
+        Some(v) if lan_path.exists() => {
+            (Model::load(gpu, lan_arch.clone(), &lan_path)?, v["results"].clone(), Some(cached_seconds(&v)))
+        }
         _ => {
             let (lan, log) = train_lan(gpu, &f1, &cfg.lan_arch, &lan_train, beta, cfg, cfg.lan_epochs)?;
-            let meta = BTreeMap::from([
-                ("beta".to_string(), beta.to_string()),
-                ("seed".to_string(), cfg.seed.to_string()),
-                ("f1_arch".to_string(), cfg.f1_arch.clone()),
-                ("noise".to_string(), cfg.noise.to_string()),
-                ("loss".to_string(), cfg.loss.to_string()),
-            ]);
-            lan.save(gpu, &lan_path, meta)?;
-            write_stage(&lan_stage, &lan_settings, log.clone())?;
-            (lan, log, false)
+            write_stage(&lan_stage, &lan_settings, log.clone(), tm.elapsed())?;
+            (lan, log, None)
         }
     };
-    let lan_secs = tm.stop("LAN training", lan_reused);
+    // saved on reuse too, so its metadata names its arch (`lan masks` reads it)
+    let lan_meta = BTreeMap::from([
+        ("arch".to_string(), cfg.lan_arch.clone()),
+        ("beta".to_string(), beta.to_string()),
+        ("seed".to_string(), cfg.seed.to_string()),
+        ("f1_arch".to_string(), cfg.f1_arch.clone()),
+        ("noise".to_string(), cfg.noise.to_string()),
+        ("loss".to_string(), cfg.loss.to_string()),
+    ]);
+    lan.save(gpu, &lan_path, lan_meta)?;
+    let lan_reused = lan_cached.is_some();
+    let lan_secs = tm.stop("LAN training", lan_cached).max(lan_cached.unwrap_or(0.0));
 
     // ---- masks, f2 ----
     tm.start();
@@ -509,15 +551,17 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         &m_test[..100usize.min(test.n) * d],
     )?;
     let mstats = json!({"train": mask_stats(&m_train, d), "test": mask_stats(&m_test, d)});
-    tm.stop("masks", false);
+    tm.stop("masks", None);
 
     tm.start();
     let f2_path = out.join("f2.safetensors");
     let f2_settings = json!({"lan": lan_settings, "f2_arch": cfg.f2_arch, "f2_count": cfg.f2_count,
         "f2_epochs": cfg.f2_epochs, "f2_lr": cfg.f2_lr, "seed": cfg.seed});
     let f2_stage = cache.join("f2.json");
-    let (f2, f2_log, f2_reused) = match reusable(cfg.resume && lan_reused, &f2_stage, &f2_settings) {
-        Some(v) if f2_path.exists() => (Model::load(gpu, f2_arch.clone(), &f2_path)?, v["results"].clone(), true),
+    let (f2, f2_log, f2_cached) = match reusable(cfg.resume && lan_reused, &f2_stage, &f2_settings) {
+        Some(v) if f2_path.exists() => {
+            (Model::load(gpu, f2_arch.clone(), &f2_path)?, v["results"].clone(), Some(cached_seconds(&v)))
+        }
         _ => {
             let (f2, log) = train_f2(
                 gpu,
@@ -526,12 +570,15 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
                 cfg.f2_epochs,
                 cfg,
             )?;
-            f2.save(gpu, &f2_path, BTreeMap::from([("seed".to_string(), cfg.seed.to_string())]))?;
-            write_stage(&f2_stage, &f2_settings, log.clone())?;
-            (f2, log, false)
+            write_stage(&f2_stage, &f2_settings, log.clone(), tm.elapsed())?;
+            (f2, log, None)
         }
     };
-    let f2_secs = tm.stop("f2 training", f2_reused);
+    // saved on reuse too, so its metadata names its arch (`detect` reads it)
+    let f2_meta =
+        BTreeMap::from([("seed".to_string(), cfg.seed.to_string()), ("arch".to_string(), cfg.f2_arch.clone())]);
+    f2.save(gpu, &f2_path, f2_meta)?;
+    let f2_secs = tm.stop("f2 training", f2_cached).max(f2_cached.unwrap_or(0.0));
     drop(m_train);
 
     // ---- the detector on every test image ----
@@ -544,7 +591,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
     let f1_acc = Rate::of(test_recs.iter().map(|r| Some(r.f1_pred) == r.label));
     let f2_acc = Rate::of(test_recs.iter().map(|r| Some(r.f2_pred) == r.label));
     let tn_all = Rate::of(test_recs.iter().map(|r| !r.flag));
-    tm.stop("detector on the test set", false);
+    tm.stop("detector on the test set", None);
 
     // ---- direct attacks on f1 ----
     let targets = attack::random_targets(&test.labels, f1_arch.classes, cfg.seed)?;
@@ -577,7 +624,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         let tg = targeted.then_some(&targets[..]);
         let (adv, imgs, secs, reused) =
             attack_cached(gpu, &det.f1, &test, count, acfg, tg, &cache, &format!("direct_{name}"), cfg)?;
-        tm.stop(&format!("attack {name} on f1"), reused);
+        tm.stop(&format!("attack {name} on f1"), reused.then_some(secs));
         tm.start();
         let kept = kept_direct(&imgs);
         let ev = evaluate_attack(gpu, &det, &test_recs, &test, &adv, &imgs, &kept, name, out, cfg)?;
@@ -599,7 +646,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         ]);
         t2_rows.push(ev.row);
         direct_json.insert(name.to_string(), j);
-        tm.stop(&format!("detect {name}"), false);
+        tm.stop(&format!("detect {name}"), None);
         if name == "cw" {
             cw_direct = Some((adv, imgs));
         }
@@ -621,7 +668,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         let tg = targeted.then_some(&targets[..]);
         let (adv, imgs, secs, reused) =
             attack_cached(gpu, &src, &test, count, acfg, tg, &cache, &format!("transfer_{name}"), cfg)?;
-        tm.stop(&format!("attack {name} on the source"), reused);
+        tm.stop(&format!("attack {name} on the source"), reused.then_some(secs));
         tm.start();
         let n = imgs.len();
         let f1_adv = predict(gpu, &det.f1, &adv, &test.labels[..n])?;
@@ -645,7 +692,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         row.insert(2, rate.cell());
         t3_rows.push(row);
         transfer_json.insert(name.to_string(), j);
-        tm.stop(&format!("detect transfer {name}"), false);
+        tm.stop(&format!("detect transfer {name}"), None);
     }
 
     // ---- the adaptive attacker ----
@@ -693,7 +740,7 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
                "mean_l2_of_successes": if l2.is_empty() { None } else { Some(l2.iter().sum::<f64>() / l2.len() as f64) },
                "nonadaptive_cw_same_images": cmp, "per_image": res, "detector_per_image": recs})
     };
-    tm.stop("adaptive attack", false);
+    tm.stop("adaptive attack", None);
 
     // ---- tables ----
     let sweep_rows: Vec<Vec<String>> = sweep
@@ -715,8 +762,13 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         .unwrap_or_default();
     let mut md = String::new();
     md.push_str(&format!(
-        "# reproduce lan: thesis §3 tables (reduced scale)\n\nf1 {} clean accuracy on the {} test images: {}; f2 ({}) on their masks: {} (thesis: 0.82 and 0.60). β = {beta}. TN over all test images: {}.\n\n",
-        cfg.f1_arch, test.n, f1_acc.cell(), cfg.f2_arch, f2_acc.cell(), tn_all.cell()
+        "# reproduce lan: thesis §3 tables\n\nf1 {} clean accuracy on the {} test images: {}; f2 ({}) on their masks: {} (thesis: 0.82 and 0.60). β = {beta}. TN over all test images: {}.\n\n\
+         LAN {} on {} training images × {} epochs, f2 on {} × {} epochs. Attacks (reduced to fit lavapipe): FGSM ε {} on {} test images, \
+         JSMA γ {} on {}, C&W {} binary steps × {} iterations on {}; transfer counts {} / {} / {}.\n\n",
+        cfg.f1_arch, test.n, f1_acc.cell(), cfg.f2_arch, f2_acc.cell(), tn_all.cell(),
+        cfg.lan_arch, cfg.lan_count, cfg.lan_epochs, cfg.f2_count, cfg.f2_epochs, cfg.fgsm_eps, cfg.fgsm_count,
+        cfg.jsma_gamma, cfg.jsma_count, cfg.cw_steps, cfg.cw_iters, cfg.cw_count,
+        cfg.transfer_fgsm_count, cfg.transfer_jsma_count, cfg.transfer_cw_count
     ));
     md.push_str("## β sweep (validation split of the training set)\n\n");
     md.push_str(&report::markdown_table(
@@ -764,15 +816,25 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
         md.push('\n');
     }
     md.push_str("\n## Stage times (s)\n\n");
-    let trows: Vec<Vec<String>> =
-        tm.stages.iter().map(|(n, s, r)| vec![n.clone(), format!("{s:.1}"), r.to_string()]).collect();
-    md.push_str(&report::markdown_table(&["stage", "seconds", "reused"], &trows));
-    md.push_str(&format!("\n\nTotal: {:.1} s\n", total.elapsed().as_secs_f64()));
+    let trows: Vec<Vec<String>> = tm
+        .stages
+        .iter()
+        .map(|t| {
+            let first = if t.reused { format!("{:.1}", t.first_run_seconds) } else { "-".into() };
+            vec![t.name.clone(), format!("{:.1}", t.seconds), t.reused.to_string(), first]
+        })
+        .collect();
+    md.push_str(&report::markdown_table(&["stage", "seconds", "reused", "seconds when first run"], &trows));
+    let fresh: f64 = tm.stages.iter().map(|t| t.first_run_seconds).sum();
+    md.push_str(&format!(
+        "\n\nTotal: {:.1} s this run; {fresh:.1} s with every reused stage at its first run's time\n",
+        total.elapsed().as_secs_f64()
+    ));
     crate::fsutil::write_atomic(&out.join("tables.md"), md.as_bytes())?;
     println!("{md}");
 
-    let v = report::envelope(
-        command,
+    let mut v = report::envelope(
+        COMMAND,
         Some(gpu.as_ref()),
         json!({"config": cfg, "beta_chosen": beta, "beta_rule": "highest f2 accuracy on the masks of the validation images; ties go to the last β listed",
                "kept_rule": "f1 right on x and wrong on x*",
@@ -782,9 +844,12 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command: &str) -> R
                "beta_sweep": sweep, "lan_training": lan_log, "lan_seconds": lan_secs, "f2_training": f2_log,
                "f2_seconds": f2_secs, "mask_stats": mstats,
                "direct": direct_json, "transfer": transfer_json, "adaptive": adaptive_json,
-               "test_per_image": test_recs, "stages": tm.stages.iter().map(|(n, s, r)| json!({"stage": n, "seconds": s, "reused": r})).collect::<Vec<_>>(),
-               "total_seconds": total.elapsed().as_secs_f64()}),
+               "test_per_image": test_recs, "stages": tm.stages.iter().map(|t| json!({"stage": t.name, "seconds": t.seconds, "reused": t.reused,
+                   "first_run_seconds": t.first_run_seconds})).collect::<Vec<_>>(),
+               "total_seconds": total.elapsed().as_secs_f64(),
+               "total_seconds_fresh": tm.stages.iter().map(|t| t.first_run_seconds).sum::<f64>()}),
     );
+    v["command_line"] = json!(command_line);
     report::write_json(&out.join("results.json"), &v)?;
     Ok(v)
 }

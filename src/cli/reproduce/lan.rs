@@ -24,9 +24,9 @@ fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Result<Vec<T>> {
         .collect()
 }
 
-/// Defaults are the reduced scale of results/lan (about an hour on a shared
-/// 2-core lavapipe machine at ~16-40 LAN images/s); results/lan/README.md
-/// gives the reasons.
+/// Defaults are the run in results/lan (about 50 minutes on a 2-core lavapipe
+/// machine; attacks on a few hundred test images with C&W cut to 2 binary
+/// steps × 50 iterations); results/lan/README.md gives the reasons.
 #[derive(Args)]
 pub struct ReproduceLanArgs {
     /// Output directory (tables.md, results.json, lan/f2 safetensors, PNGs, adv_*.npy, stages/)
@@ -60,25 +60,25 @@ pub struct ReproduceLanArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub beta: Option<f32>,
     /// Sweep: training images per β
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 5000)]
     pub sweep_count: usize,
     /// Sweep: LAN epochs per β
     #[arg(long, default_value_t = 2)]
     pub sweep_epochs: usize,
     /// Sweep: validation images whose masks score f2
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 2000)]
     pub sweep_val: usize,
     /// Sweep: f2 epochs per β
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 15)]
     pub sweep_f2_epochs: usize,
     /// The mask network
     #[arg(long, default_value = "mask:3x32x32-1024-1024")]
     pub lan_arch: String,
     /// LAN: training images (first N of the training split less the validation images)
-    #[arg(long, default_value_t = 6000)]
+    #[arg(long, default_value_t = 45000)]
     pub lan_count: usize,
     /// LAN: epochs
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub lan_epochs: usize,
     /// LAN: images per Adam step
     #[arg(long, default_value_t = 64)]
@@ -92,14 +92,14 @@ pub struct ReproduceLanArgs {
     /// L_F: xent or mse
     #[arg(long, value_parser = parse::<LossKind>, default_value = "xent")]
     pub loss: LossKind,
-    /// f2's architecture (takes the masks)
-    #[arg(long, default_value = "lenet:3x32x32")]
+    /// f2's architecture (takes the masks); `:bn` standardises each mask pixel first
+    #[arg(long, default_value = "lenet:3x32x32:bn")]
     pub f2_arch: String,
     /// f2: training images whose masks it learns from
-    #[arg(long, default_value_t = 6000)]
+    #[arg(long, default_value_t = 45000)]
     pub f2_count: usize,
     /// f2: epochs
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 15)]
     pub f2_epochs: usize,
     /// f2: Adam learning rate
     #[arg(long, default_value_t = 1e-3)]
@@ -111,13 +111,13 @@ pub struct ReproduceLanArgs {
     #[arg(long, default_value_t = 500)]
     pub fgsm_count: usize,
     /// JSMA on f1: test images (random targets)
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 100)]
     pub jsma_count: usize,
     /// JSMA: largest fraction of features changed
     #[arg(long, default_value_t = 0.1)]
     pub jsma_gamma: f64,
     /// C&W on f1: test images
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 200)]
     pub cw_count: usize,
     /// C&W: iterations per binary step
     #[arg(long, default_value_t = 50)]
@@ -132,16 +132,16 @@ pub struct ReproduceLanArgs {
     #[arg(long, default_value_t = 500)]
     pub transfer_fgsm_count: usize,
     /// Transfer JSMA: test images (0 skips)
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 300)]
     pub transfer_jsma_count: usize,
     /// Transfer C&W: test images (0 skips)
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 200)]
     pub transfer_cw_count: usize,
     /// Transfer C&W: confidence κ (high-confidence examples transfer)
     #[arg(long, default_value_t = 5.0)]
     pub transfer_cw_kappa: f32,
     /// Adaptive attack: test images (first N that f1 classifies correctly)
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 100)]
     pub adaptive_count: usize,
     /// Adaptive attack: constants c (comma-separated, tried in order)
     #[arg(long, default_value = "1,10", allow_hyphen_values = true)]
