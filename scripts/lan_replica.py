@@ -40,7 +40,14 @@ def load_safetensors(path):
 class Lan(torch.nn.Module):
     def __init__(self, tensors, chw):
         super().__init__()
-        n = len([k for k in tensors if k.endswith(".weight")])
+        n = len([k for k in tensors if k.startswith("fc") and k.endswith(".weight")])
+        # a `mask:…:bn` LAN standardises each input pixel first (BatchNorm1d, eval mode, eps 1e-5)
+        self.bn = None
+        if "bn0.weight" in tensors:
+            d = tensors["bn0.weight"].shape[0]
+            self.bn = torch.nn.BatchNorm1d(d, eps=1e-5)
+            for k in ("weight", "bias", "running_mean", "running_var"):
+                getattr(self.bn, k).data.copy_(tensors[f"bn0.{k}"])
         self.fcs = torch.nn.ModuleList()
         for i in range(1, n + 1):
             w, b = tensors[f"fc{i}.weight"], tensors[f"fc{i}.bias"]
@@ -52,6 +59,8 @@ class Lan(torch.nn.Module):
 
     def forward(self, x):
         h = x.flatten(1)
+        if self.bn is not None:
+            h = self.bn(h)
         for i, fc in enumerate(self.fcs):
             h = fc(h)
             if i + 1 < len(self.fcs):

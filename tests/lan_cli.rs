@@ -316,3 +316,60 @@ fn reproduce_lan_bad_inputs_are_one_line_errors() {
     one_line_error(&["reproduce", "lan", "--out-dir", o, "--f2-arch", "lenet"], &["--f2-arch", "1×28×28", "3×32×32"]);
     assert!(!out.exists(), "a refused reproduce created its --out-dir");
 }
+
+/// A `:bn` LAN trains its input BatchNorm in train mode (running statistics
+/// move from their init, mean 0 / variance 1, towards the pixels') and its
+/// masks come from eval mode.
+#[test]
+fn input_bn_lan_updates_running_statistics() {
+    let d = dir("bn");
+    let f1 = d.join("f1.safetensors");
+    save("mlp:784-16-10", &f1);
+    let lan = d.join("lan.safetensors");
+    ok(&[
+        "lan",
+        "train",
+        "--arch",
+        "mlp:784-16-10",
+        "--model",
+        s(&f1),
+        "--data",
+        "bundled",
+        "--beta",
+        "1",
+        "--lan-arch",
+        "mask:1x28x28-8:bn",
+        "--count",
+        "256",
+        "--epochs",
+        "1",
+        "--batch",
+        "32",
+        "--out",
+        s(&lan),
+        "--results",
+        s(&d.join("lan.json")),
+    ]);
+    let ck = advlab::nn::checkpoint::Checkpoint::load(&lan).unwrap();
+    let mean = ck.get("bn0.running_mean", &[784]).unwrap();
+    let var = ck.get("bn0.running_var", &[784]).unwrap();
+    let avg = mean.iter().sum::<f32>() / 784.0;
+    // MNIST pixels average ~0.13; 8 steps at momentum 0.1 move the running mean ~57% of the way
+    assert!(avg > 0.02 && avg < 0.2, "bn0.running_mean averages {avg}: not updated in training?");
+    assert!(var.iter().any(|&v| v < 0.9), "bn0.running_var never left its init of 1");
+    ok(&[
+        "lan",
+        "masks",
+        "--lan",
+        s(&lan),
+        "--data",
+        "bundled",
+        "--split",
+        "test",
+        "--count",
+        "8",
+        "--out-dir",
+        s(&d.join("m")),
+    ]);
+    let _ = std::fs::remove_dir_all(&d);
+}

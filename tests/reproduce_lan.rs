@@ -197,8 +197,20 @@ fn reproduce_lan_toy_run_is_recomputable_and_resumes() {
     ]);
     assert_eq!(json(&d.join("det/results.json"))["settings"]["f2_arch"], "lenet:1x28x28:bn");
     // and the LAN file names its arch, so `lan masks` needs no --lan-arch
-    ok(&["lan", "masks", "--lan", s(&out.join("lan.safetensors")), "--data", "bundled", "--split", "test", "--count", "8",
-        "--out-dir", s(&d.join("masks"))]);
+    ok(&[
+        "lan",
+        "masks",
+        "--lan",
+        s(&out.join("lan.safetensors")),
+        "--data",
+        "bundled",
+        "--split",
+        "test",
+        "--count",
+        "8",
+        "--out-dir",
+        s(&d.join("masks")),
+    ]);
     assert!(d.join("masks/test_x.npy").exists());
     let _ = std::fs::remove_dir_all(&d);
 }

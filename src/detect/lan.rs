@@ -17,6 +17,7 @@ use crate::autograd::{Graph, Var};
 use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::nn::fit::{Batch, StepOut};
+use crate::nn::model::Mode;
 use crate::nn::Model;
 use crate::ops::{reduce, softmax_xent};
 use crate::tensor::Tensor;
@@ -91,11 +92,13 @@ pub fn lan_loss(
     cfg: &LanLoss,
 ) -> LanTerms {
     let z0 = f1.logits(g.gpu(), x);
-    lan_loss_with(g, params, lan, f1, x, eta, &z0, cfg)
+    lan_loss_with(g, params, lan, f1, x, eta, &z0, cfg, Mode::Eval)
 }
 
 /// [`lan_loss`] with f1's clean logits `z0` [B, K] given (f1 is frozen, so
-/// they can be computed once per image and reused every epoch).
+/// they can be computed once per image and reused every epoch). `mode` is
+/// the LAN's (Train: a `:bn` LAN normalises by batch statistics and updates
+/// its running ones); f1 always runs in eval mode.
 #[allow(clippy::too_many_arguments)]
 pub fn lan_loss_with(
     g: &mut Graph,
@@ -106,10 +109,11 @@ pub fn lan_loss_with(
     eta: &Tensor,
     z0: &Tensor,
     cfg: &LanLoss,
+    mode: Mode,
 ) -> LanTerms {
     let gpu = g.gpu().clone();
     let xv = g.leaf(x.clone(), false);
-    let a = lan.forward(g, xv, params);
+    let a = lan.forward_mode(g, xv, params, mode);
     let ev = g.leaf(eta.clone(), false);
     let d = g.lincomb(ev, 1.0, xv, -1.0);
     let shift = g.mul(a, d);
@@ -169,7 +173,7 @@ pub fn lan_objective<'a>(
             }
             None => f1.logits(g.gpu(), &b.x),
         };
-        let t = lan_loss_with(g, params, lan, f1, &b.x, &eta, &z0, &cfg);
+        let t = lan_loss_with(g, params, lan, f1, &b.x, &eta, &z0, &cfg, Mode::Train { seed: b.seed });
         Ok(StepOut { loss: t.loss, logits: None, metrics: vec![("l_f", t.l_f), ("mean_mask", t.mean_a)] })
     }
 }

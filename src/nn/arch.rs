@@ -92,7 +92,7 @@ pub struct Arch {
 }
 
 pub const KNOWN: &str =
-    "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32, lenet:3x32x32:bn (a BatchNorm over every input pixel first), alexnet-cifar, vgg-cifar, vgg-cifar:W (widths / W), vgg-cifar:W:dS (dropout rates x S), mask:CxHxW-H1-...-Hn (a mask network: MLP with an image-shaped sigmoid output)";
+    "mlp:784-H-10, mlp:784-H1-H2-...-10, lenet (1x28x28), lenet:3x32x32, lenet:3x32x32:bn (a BatchNorm over every input pixel first), alexnet-cifar, vgg-cifar, vgg-cifar:W (widths / W), vgg-cifar:W:dS (dropout rates x S), mask:CxHxW-H1-...-Hn[:bn] (a mask network: MLP with an image-shaped sigmoid output; :bn standardises each input pixel first)";
 
 /// CIFAR-10 training-set per-channel mean and standard deviation.
 pub const CIFAR_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
@@ -196,8 +196,16 @@ impl Arch {
     /// `mask:CxHxW-H1-...-Hn`: a mask network (SPEC §5's LAN g): Flatten,
     /// fc1 (C·H·W → H1), ReLU, …, fc(n+1) (Hn → C·H·W), sigmoid, reshaped
     /// to C×H×W. Tensors `fc1`…`fc(n+1)` like an MLP's; no classes.
+    /// `mask:CxHxW-H1-...-Hn:bn` puts a BatchNorm1d (`bn0`) over the C·H·W
+    /// input pixels before fc1, so fc1 sees each pixel standardised rather
+    /// than an image dominated by its per-pixel mean.
     fn mask(spec: &str, rest: &str) -> Result<Arch> {
-        let usage = || format!("--arch {spec:?}: a mask network is mask:CxHxW-H1-...-Hn, like mask:3x32x32-1024-1024");
+        let usage =
+            || format!("--arch {spec:?}: a mask network is mask:CxHxW-H1-...-Hn[:bn], like mask:3x32x32-1024-1024");
+        let (rest, input_bn) = match rest.strip_suffix(":bn") {
+            Some(r) => (r, true),
+            None => (rest, false),
+        };
         let mut parts = rest.split('-');
         let dims: Vec<usize> = parts
             .next()
@@ -217,6 +225,9 @@ impl Arch {
         sizes.extend(&hidden);
         sizes.push(d);
         let mut layers = vec![Layer::Flatten];
+        if input_bn {
+            layers.push(Layer::BatchNorm1d { name: "bn0".into(), c: d });
+        }
         for i in 0..sizes.len() - 1 {
             if i > 0 {
                 layers.push(Layer::Relu);
@@ -489,7 +500,21 @@ mod tests {
         assert_eq!(p.len(), 6);
         assert_eq!(a.layers.last(), Some(&Layer::Unflatten { shape: [3, 32, 32] }));
         assert!(!Arch::parse("mlp:784-10").unwrap().is_mask());
-        for bad in ["mask:3x32x32", "mask:3x32-10", "mask:0x28x28-5", "mask:1x28x28-a", "mask:"] {
+        let bn = Arch::parse("mask:1x28x28-16:bn").unwrap();
+        assert!(bn.is_mask());
+        assert_eq!(bn.layers[1], Layer::BatchNorm1d { name: "bn0".into(), c: 784 });
+        let p: Vec<(String, Vec<usize>)> = bn.params().into_iter().map(|(n, s, _)| (n, s)).collect();
+        assert_eq!(p[0], ("bn0.weight".to_string(), vec![784]));
+        assert_eq!(p[2], ("fc1.weight".to_string(), vec![16, 784]));
+        for bad in [
+            "mask:3x32x32",
+            "mask:3x32-10",
+            "mask:0x28x28-5",
+            "mask:1x28x28-a",
+            "mask:",
+            "mask:1x28x28-8:bm",
+            "mask:1x28x28:bn",
+        ] {
             assert!(Arch::parse(bad).is_err(), "{bad} should be refused");
         }
     }

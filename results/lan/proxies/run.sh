@@ -16,3 +16,4 @@ run lr3 --sweep-epochs 2 --lan-lr 3e-3
 run b16 --sweep-epochs 2 --lan-batch 16
 run uni --sweep-epochs 2 --noise uniform
 run mse --sweep-epochs 2 --loss mse
+run bn --sweep-epochs 2 --lan-arch mask:3x32x32-1024-1024:bn
