@@ -221,7 +221,7 @@ fn train_forward_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     }
 }
 
-// The backward of `backward` above for HW = 1, one lane per channel.
+// `backward` above for HW = 1 (the same gradients), one lane per channel.
 @compute @workgroup_size(64)
 fn backward_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = gid.x + gid.y * nwg.x * 64u;

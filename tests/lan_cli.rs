@@ -5,17 +5,11 @@
 //! input shape.
 
 mod common;
-use common::cli::advlab;
+use common::cli::{advlab, advlab_ok as ok, lan_masks_bundled, lan_train_bundled};
 
 use std::path::{Path, PathBuf};
 
 use advlab::nn::{Arch, Model};
-
-fn ok(args: &[&str]) -> String {
-    let (ok, out, err) = advlab(args);
-    assert!(ok, "{args:?} failed: {err}");
-    out
-}
 
 fn one_line_error(args: &[&str], needles: &[&str]) {
     let (ok, _, err) = advlab(args);
@@ -51,41 +45,8 @@ fn lan_masks_f2_detect_pipeline_on_bundled_mnist() {
     let f1 = d.join("f1.safetensors");
     ok(&["train", "--arch", "mlp:784-32-10", "--epochs", "1", "--out", s(&f1), "--results", s(&d.join("f1.json"))]);
     let lan = d.join("lan.safetensors");
-    let lan_args = |epochs: &str| {
-        vec![
-            "lan",
-            "train",
-            "--arch",
-            "mlp:784-32-10",
-            "--model",
-            s(&f1),
-            "--data",
-            "bundled",
-            "--beta",
-            "1",
-            "--lan-arch",
-            "mask:1x28x28-16",
-            "--count",
-            "256",
-            "--val",
-            "100",
-            "--epochs",
-            epochs,
-            "--batch",
-            "32",
-            "--out",
-            s(&lan),
-            "--results",
-            s(&d.join("lan.json")),
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>()
-    };
-    let a1 = lan_args("1");
-    ok(&a1.iter().map(String::as_str).collect::<Vec<_>>());
-    let a2 = [lan_args("2"), vec!["--resume".to_string()]].concat();
-    ok(&a2.iter().map(String::as_str).collect::<Vec<_>>());
+    lan_train_bundled("mlp:784-32-10", &f1, "mask:1x28x28-16", &lan, 1, &["--val", "100"]);
+    lan_train_bundled("mlp:784-32-10", &f1, "mask:1x28x28-16", &lan, 2, &["--val", "100", "--resume"]);
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("lan.json")).unwrap()).unwrap();
     assert_eq!(j["settings"]["resumed_from_epoch"], 1);
     assert_eq!(j["command"], "lan train");
@@ -93,21 +54,8 @@ fn lan_masks_f2_detect_pipeline_on_bundled_mnist() {
     assert!(d.join("lan.best.safetensors").exists());
 
     let m = d.join("masks");
-    for (split, count) in [("train", "300"), ("test", "200")] {
-        ok(&[
-            "lan",
-            "masks",
-            "--lan",
-            s(&lan),
-            "--data",
-            "bundled",
-            "--split",
-            split,
-            "--count",
-            count,
-            "--out-dir",
-            s(&m),
-        ]);
+    for (split, count) in [("train", 300), ("test", 200)] {
+        lan_masks_bundled(&lan, split, count, &m);
     }
     for f in ["train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy", "masks.npy", "labels.npy", "test_grid.png"] {
         assert!(m.join(f).exists(), "{f} missing");
@@ -326,30 +274,7 @@ fn input_bn_lan_updates_running_statistics() {
     let f1 = d.join("f1.safetensors");
     save("mlp:784-16-10", &f1);
     let lan = d.join("lan.safetensors");
-    ok(&[
-        "lan",
-        "train",
-        "--arch",
-        "mlp:784-16-10",
-        "--model",
-        s(&f1),
-        "--data",
-        "bundled",
-        "--beta",
-        "1",
-        "--lan-arch",
-        "mask:1x28x28-8:bn",
-        "--count",
-        "256",
-        "--epochs",
-        "1",
-        "--batch",
-        "32",
-        "--out",
-        s(&lan),
-        "--results",
-        s(&d.join("lan.json")),
-    ]);
+    lan_train_bundled("mlp:784-16-10", &f1, "mask:1x28x28-8:bn", &lan, 1, &[]);
     let ck = advlab::nn::checkpoint::Checkpoint::load(&lan).unwrap();
     let mean = ck.get("bn0.running_mean", &[784]).unwrap();
     let var = ck.get("bn0.running_var", &[784]).unwrap();
@@ -357,19 +282,6 @@ fn input_bn_lan_updates_running_statistics() {
     // MNIST pixels average ~0.13; 8 steps at momentum 0.1 move the running mean ~57% of the way
     assert!(avg > 0.02 && avg < 0.2, "bn0.running_mean averages {avg}: not updated in training?");
     assert!(var.iter().any(|&v| v < 0.9), "bn0.running_var never left its init of 1");
-    ok(&[
-        "lan",
-        "masks",
-        "--lan",
-        s(&lan),
-        "--data",
-        "bundled",
-        "--split",
-        "test",
-        "--count",
-        "8",
-        "--out-dir",
-        s(&d.join("m")),
-    ]);
+    lan_masks_bundled(&lan, "test", 8, &d.join("m"));
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -5,7 +5,7 @@
 //! changed.
 
 mod common;
-use common::cli::{advlab, json};
+use common::cli::{advlab_ok as ok, json, lan_masks_bundled};
 
 use std::path::{Path, PathBuf};
 
@@ -13,11 +13,6 @@ use serde_json::Value;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn ok(args: &[&str]) {
-    let (ok, _, err) = advlab(args);
-    assert!(ok, "{args:?} failed: {err}");
 }
 
 /// Count of records in `recs` for which `pred` holds.
@@ -197,20 +192,7 @@ fn reproduce_lan_toy_run_is_recomputable_and_resumes() {
     ]);
     assert_eq!(json(&d.join("det/results.json"))["settings"]["f2_arch"], "lenet:1x28x28:bn");
     // and the LAN file names its arch, so `lan masks` needs no --lan-arch
-    ok(&[
-        "lan",
-        "masks",
-        "--lan",
-        s(&out.join("lan.safetensors")),
-        "--data",
-        "bundled",
-        "--split",
-        "test",
-        "--count",
-        "8",
-        "--out-dir",
-        s(&d.join("masks")),
-    ]);
+    lan_masks_bundled(&out.join("lan.safetensors"), "test", 8, &d.join("masks"));
     assert!(d.join("masks/test_x.npy").exists());
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -122,8 +122,13 @@ impl LanReproConfig {
 struct StageTime {
     name: String,
     seconds: f64,
-    reused: bool,
-    first_run_seconds: f64,
+    cached: Option<f64>,
+}
+
+impl StageTime {
+    fn first_run_seconds(&self) -> f64 {
+        self.cached.unwrap_or(self.seconds)
+    }
 }
 
 /// The time of each stage, in order.
@@ -140,14 +145,20 @@ impl Timer {
     fn elapsed(&self) -> f64 {
         self.t0.map_or(0.0, |t| t.elapsed().as_secs_f64())
     }
-    /// Ends a stage; `cached` is the first run's time of a reused stage.
+    /// Ends a stage (`cached`: the first run's time of a reused stage) and
+    /// returns its first run's time.
     fn stop(&mut self, name: &str, cached: Option<f64>) -> f64 {
-        let s = self.elapsed();
+        let seconds = self.elapsed();
         self.t0 = None;
-        eprintln!("[reproduce lan] {name}: {s:.1} s{}", if cached.is_some() { " (reused)" } else { "" });
-        let first_run_seconds = cached.unwrap_or(s);
-        self.stages.push(StageTime { name: name.to_string(), seconds: s, reused: cached.is_some(), first_run_seconds });
-        s
+        eprintln!("[reproduce lan] {name}: {seconds:.1} s{}", if cached.is_some() { " (reused)" } else { "" });
+        let t = StageTime { name: name.to_string(), seconds, cached };
+        let first = t.first_run_seconds();
+        self.stages.push(t);
+        first
+    }
+    /// What a fresh run would take: every stage at its first run's time.
+    fn fresh_total(&self) -> f64 {
+        self.stages.iter().map(StageTime::first_run_seconds).sum()
     }
 }
 
@@ -385,10 +396,10 @@ fn predict(gpu: &Arc<Gpu>, f1: &Model, x: &[f32], labels: &[u32]) -> Result<Vec<
     train::predict_labels(gpu, f1, &ds, 500)
 }
 
-/// Run everything; writes into `out` and returns results.json's value.
 /// The `command` of its results.json (the full command line is `command_line`).
 pub const COMMAND: &str = "reproduce lan";
 
+/// Run everything; writes into `out` and returns results.json's value.
 pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command_line: &str) -> Result<Value> {
     cfg.validate()?;
     // before any work: a results.json of another command in --out-dir is refused
@@ -514,22 +525,22 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command_line: &str)
         }
         _ => {
             let (lan, log) = train_lan(gpu, &f1, &cfg.lan_arch, &lan_train, beta, cfg, cfg.lan_epochs)?;
+            // `arch` in the metadata: `lan masks` and `detect` need no --lan-arch
+            let meta = BTreeMap::from([
+                ("arch".to_string(), cfg.lan_arch.clone()),
+                ("beta".to_string(), beta.to_string()),
+                ("seed".to_string(), cfg.seed.to_string()),
+                ("f1_arch".to_string(), cfg.f1_arch.clone()),
+                ("noise".to_string(), cfg.noise.to_string()),
+                ("loss".to_string(), cfg.loss.to_string()),
+            ]);
+            lan.save(gpu, &lan_path, meta)?;
             write_stage(&lan_stage, &lan_settings, log.clone(), tm.elapsed())?;
             (lan, log, None)
         }
     };
-    // saved on reuse too, so its metadata names its arch (`lan masks` reads it)
-    let lan_meta = BTreeMap::from([
-        ("arch".to_string(), cfg.lan_arch.clone()),
-        ("beta".to_string(), beta.to_string()),
-        ("seed".to_string(), cfg.seed.to_string()),
-        ("f1_arch".to_string(), cfg.f1_arch.clone()),
-        ("noise".to_string(), cfg.noise.to_string()),
-        ("loss".to_string(), cfg.loss.to_string()),
-    ]);
-    lan.save(gpu, &lan_path, lan_meta)?;
     let lan_reused = lan_cached.is_some();
-    let lan_secs = tm.stop("LAN training", lan_cached).max(lan_cached.unwrap_or(0.0));
+    let lan_secs = tm.stop("LAN training", lan_cached);
 
     // ---- masks, f2 ----
     tm.start();
@@ -570,15 +581,15 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command_line: &str)
                 cfg.f2_epochs,
                 cfg,
             )?;
+            // `arch` in the metadata: `detect` needs no --f2-arch
+            let meta =
+                BTreeMap::from([("seed".to_string(), cfg.seed.to_string()), ("arch".to_string(), cfg.f2_arch.clone())]);
+            f2.save(gpu, &f2_path, meta)?;
             write_stage(&f2_stage, &f2_settings, log.clone(), tm.elapsed())?;
             (f2, log, None)
         }
     };
-    // saved on reuse too, so its metadata names its arch (`detect` reads it)
-    let f2_meta =
-        BTreeMap::from([("seed".to_string(), cfg.seed.to_string()), ("arch".to_string(), cfg.f2_arch.clone())]);
-    f2.save(gpu, &f2_path, f2_meta)?;
-    let f2_secs = tm.stop("f2 training", f2_cached).max(f2_cached.unwrap_or(0.0));
+    let f2_secs = tm.stop("f2 training", f2_cached);
     drop(m_train);
 
     // ---- the detector on every test image ----
@@ -820,12 +831,12 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command_line: &str)
         .stages
         .iter()
         .map(|t| {
-            let first = if t.reused { format!("{:.1}", t.first_run_seconds) } else { "-".into() };
-            vec![t.name.clone(), format!("{:.1}", t.seconds), t.reused.to_string(), first]
+            let first = t.cached.map_or("-".into(), |c| format!("{c:.1}"));
+            vec![t.name.clone(), format!("{:.1}", t.seconds), t.cached.is_some().to_string(), first]
         })
         .collect();
     md.push_str(&report::markdown_table(&["stage", "seconds", "reused", "seconds when first run"], &trows));
-    let fresh: f64 = tm.stages.iter().map(|t| t.first_run_seconds).sum();
+    let fresh = tm.fresh_total();
     md.push_str(&format!(
         "\n\nTotal: {:.1} s this run; {fresh:.1} s with every reused stage at its first run's time\n",
         total.elapsed().as_secs_f64()
@@ -844,10 +855,9 @@ pub fn run(gpu: &Arc<Gpu>, cfg: &LanReproConfig, out: &Path, command_line: &str)
                "beta_sweep": sweep, "lan_training": lan_log, "lan_seconds": lan_secs, "f2_training": f2_log,
                "f2_seconds": f2_secs, "mask_stats": mstats,
                "direct": direct_json, "transfer": transfer_json, "adaptive": adaptive_json,
-               "test_per_image": test_recs, "stages": tm.stages.iter().map(|t| json!({"stage": t.name, "seconds": t.seconds, "reused": t.reused,
-                   "first_run_seconds": t.first_run_seconds})).collect::<Vec<_>>(),
-               "total_seconds": total.elapsed().as_secs_f64(),
-               "total_seconds_fresh": tm.stages.iter().map(|t| t.first_run_seconds).sum::<f64>()}),
+               "test_per_image": test_recs, "stages": tm.stages.iter().map(|t| json!({"stage": t.name, "seconds": t.seconds, "reused": t.cached.is_some(),
+                   "first_run_seconds": t.first_run_seconds()})).collect::<Vec<_>>(),
+               "total_seconds": total.elapsed().as_secs_f64(), "total_seconds_fresh": fresh}),
     );
     v["command_line"] = json!(command_line);
     report::write_json(&out.join("results.json"), &v)?;

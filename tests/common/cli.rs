@@ -48,3 +48,68 @@ pub fn is_mesa_noise(line: &str) -> bool {
 pub fn json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
+
+/// Runs the binary, fails the test (with its stderr) unless it succeeds,
+/// and returns its stdout.
+pub fn advlab_ok(args: &[&str]) -> String {
+    let (ok, out, err) = advlab(args);
+    assert!(ok, "{args:?} failed: {err}");
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `advlab lan train` of a `lan_arch` mask network against the classifier
+/// `f1` (`f1_arch`) on 256 bundled MNIST images, β 1, batch 32, with
+/// `extra` flags appended.
+pub fn lan_train_bundled(f1_arch: &str, f1: &Path, lan_arch: &str, lan: &Path, epochs: usize, extra: &[&str]) {
+    let epochs = epochs.to_string();
+    let results = lan.with_extension("json");
+    let mut args = vec![
+        "lan",
+        "train",
+        "--arch",
+        f1_arch,
+        "--model",
+        s(f1),
+        "--data",
+        "bundled",
+        "--beta",
+        "1",
+        "--lan-arch",
+        lan_arch,
+        "--count",
+        "256",
+        "--epochs",
+        &epochs,
+        "--batch",
+        "32",
+        "--out",
+        s(lan),
+        "--results",
+        s(&results),
+    ];
+    args.extend_from_slice(extra);
+    advlab_ok(&args);
+}
+
+/// `advlab lan masks` of the first `count` bundled MNIST images of `split`.
+pub fn lan_masks_bundled(lan: &Path, split: &str, count: usize, out_dir: &Path) {
+    let count = count.to_string();
+    advlab_ok(&[
+        "lan",
+        "masks",
+        "--lan",
+        s(lan),
+        "--data",
+        "bundled",
+        "--split",
+        split,
+        "--count",
+        &count,
+        "--out-dir",
+        s(out_dir),
+    ]);
+}
