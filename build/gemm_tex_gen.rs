@@ -30,11 +30,12 @@ pub fn entry_points() -> String {
     w!("// src/ops/gemm_tex.rs). One lane = 32 rows x 4 columns of C; no early");
     w!("// return before the loop, so every lane of a subgroup takes part in the");
     w!("// broadcasts. The `_n4` kernels store vec4s (N a multiple of 4).");
+    w!("// WG lanes per workgroup (a multiple of 8, set by the host from N).");
     w!();
     for la in ['n', 't'] {
         for lb in ['n', 't'] {
             for (suffix, store) in [("", "store4"), ("_n4", "store_vec4")] {
-                w!("@compute @workgroup_size(64)");
+                w!("@compute @workgroup_size(WG)");
                 w!("fn gemm_tex_{la}{lb}{suffix}(");
                 w!("    @builtin(global_invocation_id) gid: vec3<u32>,");
                 w!("    @builtin(workgroup_id) wid: vec3<u32>,");

@@ -70,6 +70,10 @@ struct Params {
     pad: u32,
 }
 
+// Lanes per workgroup of the GEMM entry points: 64, or fewer for narrow C
+// (the host's `wg_for`), a multiple of the 8-wide subgroup.
+override WG: u32 = 64u;
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var ta: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var tb: texture_storage_2d<rgba32float, read>;

@@ -234,6 +234,164 @@ fn fgsm_equals_closed_form_of_f64_oracle() {
     }
 }
 
+// ---- C&W vs the oracle -------------------------------------------------------
+
+/// Logits of an MLP given as [(W [out,in], b [out])] and the input gradient
+/// of Σ_j seed(z)_j z_j (a vector-Jacobian product), in f64.
+fn mlp_logits_vjp_f64(
+    layers: &[(Vec<f32>, Vec<f32>, usize, usize)],
+    x: &[f64],
+    seed: impl Fn(&[f64]) -> Vec<f64>,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut acts: Vec<Vec<f64>> = vec![x.to_vec()];
+    let mut pre: Vec<Vec<f64>> = Vec::new();
+    for (l, (w, b, out, inp)) in layers.iter().enumerate() {
+        let h = acts.last().unwrap();
+        let z: Vec<f64> =
+            (0..*out).map(|o| b[o] as f64 + (0..*inp).map(|i| w[o * inp + i] as f64 * h[i]).sum::<f64>()).collect();
+        acts.push(if l + 1 < layers.len() { z.iter().map(|v| v.max(0.0)).collect() } else { z.clone() });
+        pre.push(z);
+    }
+    let z = pre.last().unwrap().clone();
+    let mut d = seed(&z);
+    for l in (0..layers.len()).rev() {
+        let (w, _, out, inp) = &layers[l];
+        let mut dh = vec![0f64; *inp];
+        for o in 0..*out {
+            for i in 0..*inp {
+                dh[i] += w[o * inp + i] as f64 * d[o];
+            }
+        }
+        if l > 0 {
+            for (g, p) in dh.iter_mut().zip(&pre[l - 1]) {
+                if *p <= 0.0 {
+                    *g = 0.0;
+                }
+            }
+        }
+        d = dh;
+    }
+    (z, d)
+}
+
+/// Targeted C&W-L2 on one image in f64, step by step as SPEC §2 and
+/// src/attack/cw.rs describe it (box [0,1], TensorFlow's Adam, per-image
+/// binary search, per-image abort-early): (adversarial image or None,
+/// iterates evaluated).
+fn cw_oracle_f64(layers: &[(Vec<f32>, Vec<f32>, usize, usize)], x: &[f32], t: usize, cfg: &CwConfig) -> (Option<Vec<f64>>, u32) {
+    let (mul, plus) = (0.5f64, 0.5f64);
+    let n = x.len();
+    let w0: Vec<f64> = x.iter().map(|&v| (((v as f64 - plus) / mul) * 0.999999).atanh()).collect();
+    let xbar: Vec<f64> = w0.iter().map(|w| w.tanh() * mul + plus).collect();
+    let (b1, b2, eps, kappa) = (0.9f64, 0.999f64, 1e-8f64, cfg.kappa as f64);
+    let mut search = CSearch::new(cfg.c0);
+    let (mut obest_l2, mut obest): (f64, Option<Vec<f64>>) = (1e10, None);
+    let mut iters = 0u32;
+    for step in 0..cfg.binary_steps {
+        let c = search.begin_step(step, cfg.binary_steps);
+        let (mut delta, mut m, mut v) = (vec![0f64; n], vec![0f64; n], vec![0f64; n]);
+        let (mut best_sc, mut best_l2, mut prev) = (None, 1e10f64, f64::INFINITY);
+        for it in 0..cfg.iters {
+            let th: Vec<f64> = delta.iter().zip(&w0).map(|(d, w)| (d + w).tanh()).collect();
+            let xp: Vec<f64> = th.iter().map(|t| t * mul + plus).collect();
+            let l2: f64 = xp.iter().zip(&xbar).map(|(a, b)| (a - b) * (a - b)).sum();
+            let (z, gx) = mlp_logits_vjp_f64(layers, &xp, |z| {
+                let jstar = (0..z.len()).filter(|&j| j != t).fold(None, |b: Option<usize>, j| match b {
+                    Some(b) if z[b] >= z[j] => Some(b),
+                    _ => Some(j),
+                });
+                let jstar = jstar.unwrap();
+                let mut dz = vec![0f64; z.len()];
+                if z[jstar] - z[t] + kappa > 0.0 {
+                    dz[jstar] = c;
+                    dz[t] = -c;
+                }
+                dz
+            });
+            let argmax = |z: &[f64]| (0..z.len()).fold(0, |b, j| if z[j] > z[b] { j } else { b });
+            let other = (0..z.len()).filter(|&j| j != t).map(|j| z[j]).fold(f64::NEG_INFINITY, f64::max);
+            let loss = l2 + c * (other - z[t] + kappa).max(0.0);
+            if cfg.abort_early && cw_abort_check(it, cfg.iters) {
+                if loss > prev * 0.9999 {
+                    break;
+                }
+                prev = loss;
+            }
+            iters += 1;
+            let mut za = z.clone();
+            za[t] -= kappa;
+            if argmax(&za) == t {
+                if l2 < best_l2 {
+                    (best_l2, best_sc) = (l2, Some(argmax(&z)));
+                }
+                if l2 < obest_l2 {
+                    (obest_l2, obest) = (l2, Some(xp.clone()));
+                }
+            }
+            let tt = (it + 1) as i32;
+            let lr_t = cfg.lr as f64 * (1.0 - b2.powi(tt)).sqrt() / (1.0 - b1.powi(tt));
+            for i in 0..n {
+                let g = (gx[i] + 2.0 * (xp[i] - xbar[i])) * (1.0 - th[i] * th[i]) * mul;
+                m[i] = b1 * m[i] + (1.0 - b1) * g;
+                v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+                delta[i] -= lr_t * m[i] / (v[i].sqrt() + eps);
+            }
+        }
+        search.update(best_sc == Some(t));
+    }
+    (obest, iters)
+}
+
+#[test]
+fn cw_matches_f64_oracle() {
+    let gpu = gpu();
+    let model = fixture_model(&gpu);
+    let layers = host_layers(&gpu, &model);
+    let (x, y) = fixture_inputs();
+    let b = y.len().min(6);
+    let (x, y) = (&x[..b * 784], &y[..b]);
+    let targets: Vec<u32> = y.iter().map(|&v| (v + 3) % 10).collect();
+    let mut total = 0;
+    for (abort_early, steps, iters) in [(false, 3, 12), (true, 2, 50)] {
+        let cfg = CwConfig {
+            c0: 2.0,
+            binary_steps: steps,
+            iters,
+            lr: 0.05,
+            kappa: 0.0,
+            abort_early,
+            abort_scope: AbortScope::Image,
+        };
+        let r = attack::run_attack(
+            &gpu,
+            &model,
+            x,
+            y,
+            Some(&targets),
+            &AttackConfig::Cw(cfg),
+            &RunOptions { batch: b, ..Default::default() },
+        )
+        .unwrap();
+        let mut found = 0;
+        for i in 0..b {
+            let xi = &x[i * 784..(i + 1) * 784];
+            let (want, iters) = cw_oracle_f64(&layers, xi, targets[i] as usize, &cfg);
+            assert_eq!(r.images[i].iterations, iters, "abort {abort_early}: image {i} iterations");
+            let got = &r.adv[i * 784..(i + 1) * 784];
+            match want {
+                Some(w) => {
+                    found += 1;
+                    assert_close(&format!("abort {abort_early}: image {i}"), got, &w, 1e-4);
+                }
+                None => assert_eq!(got, xi, "abort {abort_early}: image {i} failed in f64 but moved"),
+            }
+        }
+        eprintln!("cw vs f64 oracle (abort {abort_early}): {found} of {b} images found an adversarial iterate");
+        total += found;
+    }
+    assert!(total >= 3, "the oracle comparison needs adversarial iterates, found {total}");
+}
+
 // ---- JSMA kernel vs brute force -------------------------------------------------
 
 /// Brute-force best pair: max score, ties to the smaller (p, q).
