@@ -2,9 +2,9 @@
 // buffers; the host reads back only what it must decide on.
 //
 //   pgd_step    FGSM / PGD step, L∞ or L2, projection + box clip  (1 workgroup per image)
-//   cw_prep     C&W change of variables: w0, x̄ = tanh(w0)·mul+plus, x' = x̄
-//   cw_eval     C&W loss, compare, best tracking, abort-early, dL/dZ seed (1 workgroup per image)
-//   cw_adam     C&W chain rule through tanh + TF-style Adam on δ, then x' (per element)
+//   cw_prep     C&W change of variables: state (0, 0, 0, w0), x' = x̄ = tanh(w0)·mul+plus
+//   cw_eval     C&W loss, compare, best tracking, abort-early, dL/dZ seed (1 lane per image)
+//   cw_adam     C&W best copy, chain rule through tanh, TF-style Adam on δ, the next x' and its L2
 //   jsma_seed   JSMA stopping test + backward seeds for α (target) and β (others)
 //   jsma_pairs  masked pair saliency search with exact row pruning, partial argmax per tile (no n² buffer)
 //   jsma_apply  final argmax over tiles, perturb the pair, shrink the domain
@@ -122,8 +122,11 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 // ---- Carlini-Wagner L2 -----------------------------------------------------
 
 @group(0) @binding(4) var<storage, read> cw_x: array<f32>;
-@group(0) @binding(5) var<storage, read_write> cw_w0: array<f32>;
-@group(0) @binding(6) var<storage, read_write> cw_xbar: array<f32>;
+// Per element: (δ, Adam m, Adam v, w0), one vec4 so that cw_adam makes one
+// load and one store of it (llvmpipe's cost follows the count of storage
+// accesses: seven loads and four stores of separate arrays took 30 ms per
+// step at 1000 x 784, cw_eval's L2 pass and best copy another 10 ms).
+@group(0) @binding(5) var<storage, read_write> cw_s: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> cw_xp: array<f32>;
 @group(0) @binding(8) var<storage, read> logits: array<f32>;
 @group(0) @binding(9) var<storage, read> lab: array<u32>;
@@ -131,9 +134,6 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 @group(0) @binding(11) var<storage, read_write> cw_best: array<f32>;
 @group(0) @binding(12) var<storage, read_write> cw_dz: array<f32>;
 @group(0) @binding(13) var<storage, read> cw_gx: array<f32>;
-@group(0) @binding(14) var<storage, read_write> cw_delta: array<f32>;
-@group(0) @binding(15) var<storage, read_write> cw_m: array<f32>;
-@group(0) @binding(24) var<storage, read_write> cw_v: array<f32>;
 
 // Per-image state row of cw_st (ST floats):
 const ST: u32 = 12u;
@@ -146,31 +146,47 @@ const S_LOSS: u32 = 5u;     // loss of the last evaluated iterate
 const S_PREV: u32 = 6u;     // abort-early reference loss (+inf)
 const S_ACTIVE: u32 = 7u;   // 1: still iterating in this outer step
 const S_ITERS: u32 = 8u;    // iterates evaluated (all steps)
+const S_L2: u32 = 9u;       // ||x' - x̄||² of the current iterate (cw_adam writes it; 0 at δ = 0)
+const S_COPY: u32 = 10u;    // 1: cw_eval found x' the best overall, cw_adam copies it
+
+// Lanes per image of cw_adam (a power of two dividing 64, set by the host):
+// 1 on CPU adapters, where a lane walks its image alone and the L2 needs no
+// barrier; 64 on GPUs, where the lanes of a workgroup share one image and
+// its loads coalesce.
+override LPI: u32 = 1u;
 
 fn idx1(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
-// w0 = artanh((x-plus)/mul · 0.999999); x̄ = tanh(w0)·mul + plus; x' = x̄ (δ = 0).
+fn cw_xval(w: f32) -> f32 {
+    return tanh_s(w) * p.mul + p.plus;
+}
+
+// w0 = artanh((x-plus)/mul · 0.999999); state (δ, m, v, w0) = (0, 0, 0, w0);
+// x' = x̄ = tanh(w0)·mul + plus. Also the reset at each binary-search step.
 @compute @workgroup_size(256)
 fn cw_prep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = idx1(gid, nwg);
     if (i >= p.n * p.batch) { return; }
     let w = atanh((cw_x[i] - p.plus) / p.mul * 0.999999);
-    cw_w0[i] = w;
-    let xb = tanh_s(w) * p.mul + p.plus;
-    cw_xbar[i] = xb;
-    cw_xp[i] = xb;
+    cw_s[i] = vec4<f32>(0.0, 0.0, 0.0, w);
+    cw_xp[i] = cw_xval(w);
 }
 
-// Thread 0 of cw_eval: everything per image except the L2 reduction and the
-// copy of the best iterate. Returns 1 when x' becomes the overall best.
-fn cw_decide(b: u32, l2: f32) -> u32 {
+// One lane per image: loss of the current iterate from its logits and the
+// L2 cw_adam left in the state, abort-early, best tracking (S_COPY asks
+// cw_adam to copy x'), and the seed dZ = ∂(c·f)/∂Z.
+@compute @workgroup_size(64)
+fn cw_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let b = gid.x + gid.y * nwg.x * 64u;
+    if (b >= p.batch) { return; }
     let k = p.classes;
     let zb = b * k;
     let y = lab[b];
     let sb = b * ST;
     let c = cw_st[sb + S_C];
+    let l2 = cw_st[sb + S_L2];
     let targeted = (p.flags & 1u) != 0u;
     // kappa-adjusted compare as in Carlini's `compare`: targeted Z_t -= κ, untargeted Z_y += κ
     let adj = select(p.kappa, -p.kappa, targeted);
@@ -192,7 +208,7 @@ fn cw_decide(b: u32, l2: f32) -> u32 {
     if (targeted) { f = max(0.0, other - real + p.kappa); } else { f = max(0.0, real - other + p.kappa); }
     let loss = l2 + c * f;
     cw_st[sb + S_LOSS] = loss;
-    if (p.mode == 2u) { return 0u; }
+    if (p.mode == 2u) { return; }
     var still_active = cw_st[sb + S_ACTIVE] != 0.0;
     if (still_active && p.mode == 1u) {
         if (loss > cw_st[sb + S_PREV] * 0.9999) {
@@ -203,7 +219,7 @@ fn cw_decide(b: u32, l2: f32) -> u32 {
         }
     }
     for (var j = 0u; j < k; j++) { cw_dz[zb + j] = 0.0; }
-    var copy = 0u;
+    var copy = 0.0;
     if (still_active) {
         cw_st[sb + S_ITERS] += 1.0;
         let ok = select(atop != y, atop == y, targeted);
@@ -214,7 +230,7 @@ fn cw_decide(b: u32, l2: f32) -> u32 {
         if (ok && l2 < cw_st[sb + S_OBESTL2]) {
             cw_st[sb + S_OBESTL2] = l2;
             cw_st[sb + S_OBESTSC] = f32(top);
-            copy = 1u;
+            copy = 1.0;
         }
         // d(c·f)/dZ; tf.maximum(0, ·) passes no gradient at 0
         if (f > 0.0 && jstar < k) {
@@ -227,54 +243,54 @@ fn cw_decide(b: u32, l2: f32) -> u32 {
             }
         }
     }
-    return copy;
+    cw_st[sb + S_COPY] = copy;
 }
 
+// Per image (LPI lanes, striding its features): copy x' to the best image
+// when cw_eval asked; g_δ = (∂(c·f)/∂x' + 2(x'-x̄))·(1-tanh²)·mul with x'
+// and x̄ recomputed from (δ, w0) exactly as they were built; TF Adam on δ;
+// the next x' = tanh(δ+w0)·mul + plus and its ||x' - x̄||² into the state.
+// Images that aborted are left alone. Dispatch: 64 / LPI images per workgroup.
 @compute @workgroup_size(64)
-fn cw_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-    let b = wid.x;
-    if (b >= p.batch) { return; }
-    let lid = lid3.x;
-    let base = b * p.n;
-    var s = 0.0;
-    for (var i = lid; i < p.n; i += IWG) {
-        let d = cw_xp[base + i] - cw_xbar[base + i];
-        s += d * d;
-    }
-    let l2 = wg_sum(lid, s);
-    if (lid == 0u) {
-        bflag = cw_decide(b, l2);
-    }
-    let copy = workgroupUniformLoad(&bflag);
-    if (copy != 0u) {
-        for (var i = lid; i < p.n; i += IWG) {
-            cw_best[base + i] = cw_xp[base + i];
+fn cw_adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let lane = gid.x + gid.y * nwg.x * 64u;
+    let b = lane / LPI;
+    let r = lane % LPI;
+    let sb = b * ST;
+    var l2 = 0.0;
+    let run = b < p.batch && cw_st[sb + S_ACTIVE] != 0.0;
+    if (run) {
+        let copy = cw_st[sb + S_COPY] != 0.0;
+        let base = b * p.n;
+        for (var f = r; f < p.n; f += LPI) {
+            let i = base + f;
+            let s = cw_s[i];
+            let t = tanh_s(s.x + s.w);
+            let xp = t * p.mul + p.plus;
+            if (copy) { cw_best[i] = xp; }
+            let xb = cw_xval(s.w);
+            let g = (cw_gx[i] + 2.0 * (xp - xb)) * (1.0 - t * t) * p.mul;
+            let m = p.beta1 * s.y + (1.0 - p.beta1) * g;
+            let v = p.beta2 * s.z + (1.0 - p.beta2) * g * g;
+            let d = s.x - p.lr_t * m / (sqrt(v) + p.adam_eps);
+            cw_s[i] = vec4<f32>(d, m, v, s.w);
+            let xn = cw_xval(d + s.w);
+            cw_xp[i] = xn;
+            l2 += (xn - xb) * (xn - xb);
         }
     }
-}
-
-// g_δ = (∂(c·f)/∂x' + 2(x'-x̄))·(1-tanh²)·mul; TF Adam on δ (skipped for
-// images that aborted); then x' = tanh(δ+w0)·mul + plus for the next iterate.
-// Dispatch [ceil(n/256), batch]: workgroup (t, b) owns features 256t.. of image b.
-@compute @workgroup_size(256)
-fn cw_adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-    let b = wid.y;
-    let f = wid.x * WG + lid3.x;
-    if (b >= p.batch || f >= p.n) { return; }
-    if (cw_st[b * ST + S_ACTIVE] == 0.0) { return; }
-    let i = b * p.n + f;
-    let w = cw_w0[i];
-    let xp = cw_xp[i];
-    // tanh(δ+w0) of the current iterate (the value x' was built from), as TF's tanh gradient uses
-    let t = tanh_s(cw_delta[i] + w);
-    let g = (cw_gx[i] + 2.0 * (xp - cw_xbar[i])) * (1.0 - t * t) * p.mul;
-    let m = p.beta1 * cw_m[i] + (1.0 - p.beta1) * g;
-    let v = p.beta2 * cw_v[i] + (1.0 - p.beta2) * g * g;
-    cw_m[i] = m;
-    cw_v[i] = v;
-    let d = cw_delta[i] - p.lr_t * m / (sqrt(v) + p.adam_eps);
-    cw_delta[i] = d;
-    cw_xp[i] = tanh_s(d + w) * p.mul + p.plus;
+    if (LPI > 1u) {
+        // sum the image's LPI partials (segments of LPI lanes in the workgroup)
+        let lid = lid3.x;
+        ired[lid] = l2;
+        workgroupBarrier();
+        for (var s = LPI / 2u; s > 0u; s = s >> 1u) {
+            if (r < s) { ired[lid] += ired[lid + s]; }
+            workgroupBarrier();
+        }
+        l2 = ired[lid];
+    }
+    if (run && r == 0u) { cw_st[sb + S_L2] = l2; }
 }
 
 // ---- JSMA ------------------------------------------------------------------

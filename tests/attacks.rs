@@ -392,6 +392,82 @@ fn cw_matches_f64_oracle() {
     assert!(total >= 3, "the oracle comparison needs adversarial iterates, found {total}");
 }
 
+/// One `cw_adam` step against f64 on random state (odd image size, an
+/// inactive image, best copies requested for some), for the CPU layout (1
+/// lane per image), the GPU one (64) and one between.
+#[test]
+fn cw_adam_kernel_matches_f64() {
+    let gpu = gpu();
+    let (b, n) = (5usize, 37usize);
+    let mut r = rng(11);
+    let mut state = Vec::with_capacity(4 * b * n);
+    for _ in 0..b * n {
+        state.extend([
+            r.random_range(-1.0f32..1.0),
+            r.random_range(-0.1f32..0.1),
+            r.random_range(0.0f32..0.01),
+            r.random_range(-2.0f32..2.0),
+        ]);
+    }
+    let gx = randn(&mut r, b * n, 3.0);
+    let mut st = vec![0f32; b * k::CW_ST];
+    for e in 0..b {
+        st[e * k::CW_ST + k::CW_ACTIVE] = if e == 4 { 0.0 } else { 1.0 };
+        st[e * k::CW_ST + k::CW_COPY] = if e % 2 == 1 { 1.0 } else { 0.0 };
+        st[e * k::CW_ST + k::CW_L2] = -1.0;
+    }
+    let adam = k::AdamTf { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    let t = 3u32;
+    let lr_t = 0.01f64 * (1.0 - 0.999f64.powi(3)).sqrt() / (1.0 - 0.9f64.powi(3));
+    // f64: x' and x̄ from (δ, w0), Adam on δ, the next x' and its L2
+    let mut want_s = vec![0f64; 4 * b * n];
+    let mut want_xp = vec![0f64; b * n];
+    let mut want_best = vec![0f64; b * n];
+    let mut want_l2 = vec![0f64; b];
+    for e in 0..b {
+        for f in 0..n {
+            let i = e * n + f;
+            let [d, m, v, w] = [0, 1, 2, 3].map(|j| state[4 * i + j] as f64);
+            let active = e != 4;
+            if !active {
+                want_s[4 * i..4 * i + 4].copy_from_slice(&[d, m, v, w]);
+                want_xp[i] = -7.0;
+                continue;
+            }
+            let th = (d + w).tanh();
+            let xp = th * 0.5 + 0.5;
+            let xb = w.tanh() * 0.5 + 0.5;
+            if e % 2 == 1 {
+                want_best[i] = xp;
+            }
+            let g = (gx[i] as f64 + 2.0 * (xp - xb)) * (1.0 - th * th) * 0.5;
+            let m2 = 0.9 * m + 0.1 * g;
+            let v2 = 0.999 * v + 0.001 * g * g;
+            let d2 = d - lr_t * m2 / (v2.sqrt() + 1e-8);
+            want_s[4 * i..4 * i + 4].copy_from_slice(&[d2, m2, v2, w]);
+            want_xp[i] = (d2 + w).tanh() * 0.5 + 0.5;
+            want_l2[e] += (want_xp[i] - xb).powi(2);
+        }
+    }
+    for lpi in [1, 4, 64] {
+        let s_t = gpu.upload(&state, &[b, n, 4]);
+        let xp_t = gpu.upload(&vec![-7.0f32; b * n], &[b, n]);
+        let best_t = gpu.zeros(&[b, n]);
+        let st_t = gpu.upload(&st, &[b * k::CW_ST]);
+        let gx_t = gpu.upload(&gx, &[b, n]);
+        k::cw_adam_lanes(&gpu, &s_t, &gx_t, &st_t, &best_t, &xp_t, adam, t, (0.0, 1.0), lpi);
+        assert_close(&format!("lpi {lpi}: state"), &gpu.read(&s_t), &want_s, 1e-5);
+        assert_close(&format!("lpi {lpi}: x'"), &gpu.read(&xp_t), &want_xp, 1e-5);
+        assert_close(&format!("lpi {lpi}: best"), &gpu.read(&best_t), &want_best, 1e-6);
+        let st_out = gpu.read(&st_t);
+        for e in 0..b {
+            let l2 = st_out[e * k::CW_ST + k::CW_L2] as f64;
+            let want = if e == 4 { -1.0 } else { want_l2[e] };
+            assert!((l2 - want).abs() <= 1e-5 * (1.0 + want.abs()), "lpi {lpi}: image {e} L2 {l2} want {want}");
+        }
+    }
+}
+
 // ---- JSMA kernel vs brute force -------------------------------------------------
 
 /// Brute-force best pair: max score, ties to the smaller (p, q).

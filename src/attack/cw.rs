@@ -153,13 +153,9 @@ pub fn cw_batch(
     let st_len = k::CW_ST;
     let labels_h = gpu.read_u32(labels);
 
-    let w0 = gpu.alloc(&shape);
-    let xbar = gpu.alloc(&shape);
+    // (δ, Adam m, Adam v, w0) per element; cw_prep fills it and x' = x̄
+    let state = gpu.alloc(&[b, n, 4]);
     let xp = gpu.alloc(&shape);
-    k::cw_prep(gpu, x, &w0, &xbar, &xp, PIXEL_BOX);
-    let delta = gpu.zeros(&shape);
-    let m = gpu.zeros(&shape);
-    let v = gpu.zeros(&shape);
     let best = gpu.zeros(&shape);
     let dz = gpu.zeros(&[b, model.arch.classes]);
     let st = gpu.alloc(&[b * st_len]);
@@ -179,15 +175,13 @@ pub fn cw_batch(
             row[k::CW_BESTSC] = -1.0;
             row[k::CW_PREV] = f32::INFINITY;
             row[k::CW_ACTIVE] = 1.0;
+            row[k::CW_L2] = 0.0; // x' = x̄
+            row[k::CW_COPY] = 0.0;
         }
         gpu.write(&st, bytemuck::cast_slice(&sh));
-        if step > 0 {
-            // Reset δ and Adam's state (the reference re-runs its initialiser).
-            gpu.clear(&delta);
-            gpu.clear(&m);
-            gpu.clear(&v);
-            gpu.copy(&xbar, &xp);
-        }
+        // δ = 0, fresh Adam moments, x' = x̄ (the reference re-runs its
+        // initialiser at every step)
+        k::cw_prep(gpu, x, &state, &xp, PIXEL_BOX);
         let mut prev_batch = f64::INFINITY;
         for it in 0..cfg.iters {
             let check = cfg.abort_early && cw_abort_check(it, cfg.iters);
@@ -196,19 +190,7 @@ pub fn cw_batch(
             if check {
                 match cfg.abort_scope {
                     AbortScope::Batch => {
-                        k::cw_eval(
-                            gpu,
-                            &xp,
-                            &xbar,
-                            g.value(z),
-                            labels,
-                            &st,
-                            &best,
-                            &dz,
-                            CwEvalMode::LossOnly,
-                            targeted,
-                            cfg.kappa,
-                        );
+                        k::cw_eval(gpu, g.value(z), labels, &st, &dz, CwEvalMode::LossOnly, targeted, cfg.kappa);
                         let s = gpu.read(&st);
                         let l: f64 = (0..b).map(|e| s[e * st_len + k::CW_LOSS] as f64).sum();
                         if l > prev_batch * 0.9999 {
@@ -219,9 +201,9 @@ pub fn cw_batch(
                     AbortScope::Image => mode = CwEvalMode::RecordAbortCheck,
                 }
             }
-            k::cw_eval(gpu, &xp, &xbar, g.value(z), labels, &st, &best, &dz, mode, targeted, cfg.kappa);
+            k::cw_eval(gpu, g.value(z), labels, &st, &dz, mode, targeted, cfg.kappa);
             let gx = seeded_input_grad(&g, xv, z, &dz);
-            k::cw_adam(gpu, &w0, &xbar, &gx, &st, &delta, &m, &v, &xp, adam, it as u32 + 1, PIXEL_BOX);
+            k::cw_adam(gpu, &state, &gx, &st, &best, &xp, adam, it as u32 + 1, PIXEL_BOX);
             if check && cfg.abort_scope == AbortScope::Image {
                 let s = gpu.read(&st);
                 if (0..b).all(|e| s[e * st_len + k::CW_ACTIVE] == 0.0) {

@@ -48,12 +48,14 @@ pub const CW_LOSS: usize = 5;
 pub const CW_PREV: usize = 6;
 pub const CW_ACTIVE: usize = 7;
 pub const CW_ITERS: usize = 8;
+pub const CW_L2: usize = 9;
+pub const CW_COPY: usize = 10;
 
 /// u32 per image in the JSMA state buffer: active, iterations, |Γ|, stop reason.
 pub const JSMA_ST: usize = 4;
 
 /// Workgroup size of the elementwise and JSMA pair kernels (the per-image
-/// kernels pgd_step and cw_eval use 64 threads per image).
+/// kernel pgd_step uses 64 threads per image).
 const WG: usize = 256;
 
 /// Images of one batch and features per image, from a [B, ...] tensor.
@@ -121,16 +123,16 @@ fn box_params(lo: f32, hi: f32) -> (f32, f32) {
     ((hi - lo) / 2.0, (hi + lo) / 2.0)
 }
 
-/// C&W change of variables: w0 = artanh((x-plus)/mul·0.999999),
-/// xbar = tanh(w0)·mul+plus, xp = xbar.
-pub fn cw_prep(gpu: &Gpu, x: &Tensor, w0: &Tensor, xbar: &Tensor, xp: &Tensor, (lo, hi): (f32, f32)) {
+/// C&W change of variables and the reset of each binary-search step:
+/// w0 = artanh((x-plus)/mul·0.999999), state `s` = (δ, m, v, w0) =
+/// (0, 0, 0, w0) per element ([B, n, 4]), x' = x̄ = tanh(w0)·mul+plus.
+pub fn cw_prep(gpu: &Gpu, x: &Tensor, s: &Tensor, xp: &Tensor, (lo, hi): (f32, f32)) {
     let (b, n) = geometry(x);
-    for t in [w0, xbar, xp] {
-        assert_eq!(t.len(), b * n, "cw_prep: buffer {:?} vs x {:?}", t.shape(), x.shape());
-    }
+    assert_eq!(xp.len(), b * n, "cw_prep: x' {:?} vs x {:?}", xp.shape(), x.shape());
+    assert_eq!(s.len(), 4 * b * n, "cw_prep: state {:?} vs x {:?}", s.shape(), x.shape());
     let (mul, plus) = box_params(lo, hi);
     let p = Params { n: n as u32, batch: b as u32, mul, plus, lo, hi, ..Default::default() };
-    gpu.dispatch(&k::ATTACK_CW_PREP, &p, &[x, w0, xbar, xp], groups_1d(b * n, WG as u32));
+    gpu.dispatch(&k::ATTACK_CW_PREP, &p, &[x, s, xp], groups_1d(b * n, WG as u32));
 }
 
 /// What `cw_eval` does this iteration.
@@ -147,31 +149,26 @@ pub enum CwEvalMode {
     LossOnly = 2,
 }
 
-/// Per-image C&W loss, compare, best tracking and the seed dZ = ∂(c·f)/∂Z.
+/// Per-image C&W loss (the iterate's L2 is the state's `CW_L2`, left by
+/// `cw_adam`), compare, best tracking (`CW_COPY` asks the next `cw_adam` to
+/// copy x' into the best image) and the seed dZ = ∂(c·f)/∂Z.
 #[allow(clippy::too_many_arguments)]
 pub fn cw_eval(
     gpu: &Gpu,
-    xp: &Tensor,
-    xbar: &Tensor,
     logits: &Tensor,
     labels: &Tensor,
     st: &Tensor,
-    best: &Tensor,
     dz: &Tensor,
     mode: CwEvalMode,
     targeted: bool,
     kappa: f32,
 ) {
-    let (b, n) = geometry(xp);
+    let b = labels.len();
     let kk = logits.len() / b.max(1);
-    assert_eq!(logits.len(), b * kk, "cw_eval: logits {:?}", logits.shape());
-    assert_eq!(xbar.len(), b * n);
-    assert_eq!(best.len(), b * n);
+    assert_eq!(logits.len(), b * kk, "cw_eval: logits {:?} for {b} labels", logits.shape());
     assert_eq!(dz.len(), b * kk);
-    assert_eq!(labels.len(), b);
     assert_eq!(st.len(), b * CW_ST);
     let p = Params {
-        n: n as u32,
         batch: b as u32,
         classes: kk as u32,
         mode: mode as u32,
@@ -179,12 +176,7 @@ pub fn cw_eval(
         flags: targeted as u32,
         ..Default::default()
     };
-    gpu.dispatch(
-        &k::ATTACK_CW_EVAL,
-        &p,
-        &[xbar, xp, logits, labels, st, best, dz],
-        per_image_groups(gpu, b, "cw_eval"),
-    );
+    gpu.dispatch(&k::ATTACK_CW_EVAL, &p, &[logits, labels, st, dz], groups_1d(b, 64));
 }
 
 /// Adam hyper-parameters (TensorFlow's formulation: ε is added to √v
@@ -197,26 +189,55 @@ pub struct AdamTf {
     pub eps: f32,
 }
 
-/// Chain rule through x' = tanh(δ+w0)·mul+plus plus the 2(x'-x̄) distance
-/// gradient, one Adam step on δ (moments `m`, `v`) at time `t` (1-based),
-/// then the new x'. Images whose state says inactive are left alone.
+/// Lanes per image of `cw_adam`: 1 on CPU adapters (a lane walks its image,
+/// no barriers), 64 on GPUs (coalesced loads, a workgroup reduction).
+fn cw_lanes_per_image(gpu: &Gpu) -> usize {
+    if gpu.is_cpu() {
+        1
+    } else {
+        64
+    }
+}
+
+/// Copy x' into `best` where `cw_eval` asked, then the chain rule through
+/// x' = tanh(δ+w0)·mul+plus plus the 2(x'-x̄) distance gradient, one Adam
+/// step on δ (state `s` = (δ, m, v, w0) per element) at time `t`
+/// (1-based), the new x' and its L2 into the state. Images whose state
+/// says inactive are left alone.
 #[allow(clippy::too_many_arguments)]
 pub fn cw_adam(
     gpu: &Gpu,
-    w0: &Tensor,
-    xbar: &Tensor,
+    s: &Tensor,
     gx: &Tensor,
     st: &Tensor,
-    delta: &Tensor,
-    m: &Tensor,
-    v: &Tensor,
+    best: &Tensor,
+    xp: &Tensor,
+    adam: AdamTf,
+    t: u32,
+    box_: (f32, f32),
+) {
+    cw_adam_lanes(gpu, s, gx, st, best, xp, adam, t, box_, cw_lanes_per_image(gpu))
+}
+
+/// [`cw_adam`] with `lpi` lanes per image (a power of two up to 64; tests
+/// run the GPU layout on any adapter).
+#[allow(clippy::too_many_arguments)]
+pub fn cw_adam_lanes(
+    gpu: &Gpu,
+    s: &Tensor,
+    gx: &Tensor,
+    st: &Tensor,
+    best: &Tensor,
     xp: &Tensor,
     adam: AdamTf,
     t: u32,
     (lo, hi): (f32, f32),
+    lpi: usize,
 ) {
+    assert!(lpi.is_power_of_two() && lpi <= 64, "cw_adam: {lpi} lanes per image");
     let (b, n) = geometry(xp);
-    for x in [w0, xbar, gx, delta, m, v] {
+    assert_eq!(s.len(), 4 * b * n, "cw_adam: state {:?} vs x' {:?}", s.shape(), xp.shape());
+    for x in [gx, best] {
         assert_eq!(x.len(), b * n, "cw_adam: buffer {:?} vs x' {:?}", x.shape(), xp.shape());
     }
     assert_eq!(st.len(), b * CW_ST);
@@ -237,9 +258,14 @@ pub fn cw_adam(
         adam_eps: adam.eps,
         ..Default::default()
     };
-    let groups = [n.div_ceil(WG) as u32, b as u32, 1];
-    // storage bindings in binding order: w0, xbar, xp, st, gx, delta, m, v
-    gpu.dispatch(&k::ATTACK_CW_ADAM, &p, &[w0, xbar, xp, st, gx, delta, m, v], groups);
+    // storage bindings in binding order: s, xp, st, best, gx
+    gpu.dispatch_with(
+        &k::ATTACK_CW_ADAM,
+        &[("LPI", lpi as f64)],
+        &p,
+        &[s, xp, st, best, gx],
+        groups_1d(b * lpi, 64),
+    );
 }
 
 /// JSMA stopping test and backward seeds. `probs`: F = softmax (else logits).
