@@ -34,7 +34,7 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    flags: u32,  // bit0: add bias, bit1: accumulate into C; `pack`: bit0 = transpose
+    flags: u32,  // bit0: add bias, bit1: accumulate into C, bit2: ReLU last; `pack`: bit0 = transpose
     // matmul_naive / matmul_tiled: A(i,k) at i*s0 + k*s1, B(k,j) at k*s2 + j*s3.
     // cpu_nn: s0 = row stride of A in vec4s, s1 = row stride of B in vec4s.
     // pack: k = destination row length (floats).
@@ -60,6 +60,7 @@ fn epilogue(i: u32, j: u32, s: f32) {
     var v = s;
     if ((p.flags & 1u) != 0u) { v += bias[j]; }
     if ((p.flags & 2u) != 0u) { v += c[i * p.n + j]; }
+    if ((p.flags & 4u) != 0u) { v = max(v, 0.0); }
     c[i * p.n + j] = v;
 }
 

@@ -56,7 +56,7 @@ struct Params {
     m: u32,
     n: u32,
     k4: u32,    // K in texels (K / 4, rounded up)
-    flags: u32, // gemm_tex: bit0 add bias, bit1 accumulate into C
+    flags: u32, // gemm_tex: bit0 add bias, bit1 accumulate into C, bit2 ReLU last
     // pack_tex: src is [rows, cols], row-major; its logical texture is
     // width x height texels, stored in bands of bw texels (below).
     rows: u32,
@@ -130,6 +130,7 @@ fn epilogue(i: u32, j: u32, s: f32) {
     var v = s;
     if ((p.flags & 1u) != 0u) { v += bias[j]; }
     if ((p.flags & 2u) != 0u) { v += c[i * p.n + j]; }
+    if ((p.flags & 4u) != 0u) { v = max(v, 0.0); }
     c[i * p.n + j] = v;
 }
 
@@ -149,6 +150,7 @@ fn store_vec4(i: u32, j4: u32, v: vec4<f32>) {
     var x = v;
     if ((p.flags & 1u) != 0u) { x += bias4[j4]; }
     if ((p.flags & 2u) != 0u) { x += c4[i * n4 + j4]; }
+    if ((p.flags & 4u) != 0u) { x = max(x, vec4<f32>(0.0)); }
     c4[i * n4 + j4] = x;
 }
 

@@ -131,6 +131,27 @@ impl Graph {
         )
     }
 
+    /// relu(x Wᵀ + b): [`Graph::linear`] and [`Graph::relu`] in one GEMM
+    /// (the ReLU in its epilogue). The gradient masks dy by y > 0, which
+    /// is z > 0.
+    pub fn linear_relu(&mut self, x: Var, w: Var, b: Var) -> Var {
+        let (xt, wt, bt) = (self.value(x).clone(), self.value(w).clone(), self.value(b).clone());
+        let y = self.gpu.alloc(&[xt.shape()[0], wt.shape()[0]]);
+        gemm::gemm_into_ext(&self.gpu, &xt, &wt, gemm::NT, Some(&bt), false, true, &y, gemm::GemmPath::Auto);
+        let yt = y.clone();
+        self.op(
+            &[x, w, b],
+            y,
+            Box::new(move |gpu, dy, needs| {
+                let dz = ew::unary_grad(gpu, Unary::Relu, &yt, dy);
+                let dx = needs[0].then(|| gemm::gemm(gpu, &dz, &wt, gemm::NN, None));
+                let dw = needs[1].then(|| gemm::gemm(gpu, &dz, &xt, gemm::TN, None));
+                let db = needs[2].then(|| reduce::sum_cols(gpu, &dz, 1.0));
+                vec![dx, dw, db]
+            }),
+        )
+    }
+
     fn activation(&mut self, x: Var, f: Unary) -> Var {
         let xt = self.value(x).clone();
         let y = ew::unary(&self.gpu, f, &xt, 0.0, 0.0);

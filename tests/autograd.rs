@@ -7,7 +7,8 @@ use advlab::autograd::Graph;
 use common::*;
 
 /// f64 oracle of
-///   h = tanh(x W1ᵀ + b1) * sigmoid(x W1ᵀ + b1) + relu(x W1ᵀ + b1)
+///   h = tanh(x W1ᵀ + b1) * sigmoid(x W1ᵀ + b1) + 2 relu(x W1ᵀ + b1)
+///   (one relu through `relu`, one through the fused `linear_relu`)
 ///   z = h W2ᵀ + b2;  loss = mean(xent(z, y)) + 0.5 * sum(x)
 fn oracle(
     x: &[f64],
@@ -26,7 +27,7 @@ fn oracle(
             for p in 0..d {
                 s += x[i * d + p] * w1[j * d + p];
             }
-            hv[j] = s.tanh() * (1.0 / (1.0 + (-s).exp())) + s.max(0.0);
+            hv[j] = s.tanh() * (1.0 / (1.0 + (-s).exp())) + 2.0 * s.max(0.0);
         }
         let mut z = vec![0.0; k];
         for c in 0..k {
@@ -62,7 +63,9 @@ fn composite_gradients_match_finite_differences() {
     let s = g.sigmoid(pre);
     let ts = g.mul(t, s);
     let rl = g.relu(pre);
-    let hv = g.add(ts, rl);
+    let rl_fused = g.linear_relu(xv, w1v, b1v);
+    let ts_rl = g.add(ts, rl);
+    let hv = g.add(ts_rl, rl_fused);
     let z = g.linear(hv, w2v, b2v);
     let labels = gpu.upload_u32(&y, &[n]);
     let xe = g.softmax_xent(z, &labels);

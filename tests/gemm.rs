@@ -13,6 +13,11 @@ const PATHS: [GemmPath; 6] =
 
 #[allow(clippy::too_many_arguments)]
 fn check_path(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool, path: GemmPath) {
+    check_path_relu(m, n, k, t, bias, accumulate, false, path)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_path_relu(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool, relu: bool, path: GemmPath) {
     let gpu = gpu();
     let mut r = rng((m * 1_000_003 + n * 1009 + k) as u64);
     let a = randn(&mut r, m * k, 1.0);
@@ -23,7 +28,7 @@ fn check_path(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bo
     let tb = gpu.upload(&b, &if t.tb { [n, k] } else { [k, n] });
     let tbias = gpu.upload(&bv, &[n]);
     let c = gpu.upload(&c0, &[m, n]);
-    gemm::gemm_into_with(&gpu, &ta, &tb, t, bias.then_some(&tbias), accumulate, &c, path);
+    gemm::gemm_into_ext(&gpu, &ta, &tb, t, bias.then_some(&tbias), accumulate, relu, &c, path);
     let mut want = gemm_oracle(&a, &b, m, n, k, t.ta, t.tb);
     for i in 0..m {
         for j in 0..n {
@@ -33,12 +38,15 @@ fn check_path(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bo
             if accumulate {
                 want[i * n + j] += c0[i * n + j] as f64;
             }
+            if relu {
+                want[i * n + j] = want[i * n + j].max(0.0);
+            }
         }
     }
     let got = gpu.read(&c);
     // f32 accumulation over k terms of size ~1: error grows like sqrt(k) eps.
     let tol = 1e-6 * (k as f64).sqrt().max(1.0) * 4.0;
-    assert_close(&format!("gemm {m}x{n}x{k} {t:?} bias={bias} acc={accumulate} {path:?}"), &got, &want, tol);
+    assert_close(&format!("gemm {m}x{n}x{k} {t:?} bias={bias} acc={accumulate} relu={relu} {path:?}"), &got, &want, tol);
 }
 
 fn check(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool) {
@@ -98,6 +106,21 @@ fn gemm_bias_and_accumulate() {
         check(1, 1, 1, t, true, true);
         check(128, 500, 784, t, true, false);
     }
+}
+
+/// The ReLU epilogue (Linear + ReLU in one dispatch) on every path, with
+/// N on and off multiples of 4 (the texture path's vec4 and scalar stores).
+#[test]
+fn gemm_relu_epilogue() {
+    for path in PATHS {
+        for &(m, n, k) in &[(37, 29, 41), (33, 32, 17), (1, 1, 1)] {
+            for t in [NN, NT] {
+                check_path_relu(m, n, k, t, true, false, true, path);
+                check_path_relu(m, n, k, t, false, true, true, path);
+            }
+        }
+    }
+    check_path_relu(128, 500, 784, NT, true, false, true, GemmPath::Auto);
 }
 
 /// Every CPU-path edge case: M, N, K each on and off multiples of the

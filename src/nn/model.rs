@@ -146,9 +146,15 @@ impl Model {
         let mut h = g.reshape(x, &[n, c, hh, ww]);
         let mut p = params.iter();
         let mut b = self.buffers.iter();
-        for (li, layer) in self.arch.layers.iter().enumerate() {
+        let layers = &self.arch.layers;
+        // a ReLU right after a Linear runs in the GEMM's epilogue
+        let fused = |li: usize| {
+            matches!(layers[li], Layer::Relu) && li > 0 && matches!(layers[li - 1], Layer::Linear { .. })
+        };
+        for (li, layer) in layers.iter().enumerate() {
             h = match layer {
                 Layer::Flatten => g.flatten(h),
+                Layer::Relu if fused(li) => h,
                 Layer::Relu => g.relu(h),
                 Layer::Sigmoid => g.sigmoid(h),
                 Layer::Unflatten { shape } => {
@@ -157,7 +163,11 @@ impl Model {
                 }
                 Layer::Linear { .. } => {
                     let (w, b) = (*p.next().unwrap(), *p.next().unwrap());
-                    g.linear(h, w, b)
+                    if li + 1 < layers.len() && fused(li + 1) {
+                        g.linear_relu(h, w, b)
+                    } else {
+                        g.linear(h, w, b)
+                    }
                 }
                 Layer::Conv2d { stride, pad, .. } => {
                     let (w, b) = (*p.next().unwrap(), *p.next().unwrap());

@@ -132,6 +132,23 @@ pub fn gemm_into_with(
     c: &Tensor,
     path: GemmPath,
 ) {
+    gemm_into_ext(gpu, a, b, t, bias, accumulate, false, c, path)
+}
+
+/// [`gemm_into_with`], and C = max(C, 0) last when `relu` (the epilogue of
+/// every kernel path; a Linear + ReLU forward in one dispatch).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_into_ext(
+    gpu: &Gpu,
+    a: &Tensor,
+    b: &Tensor,
+    t: Trans,
+    bias: Option<&Tensor>,
+    accumulate: bool,
+    relu: bool,
+    c: &Tensor,
+    path: GemmPath,
+) {
     let (ar, ac) = dims2(a, "A");
     let (br, bc) = dims2(b, "B");
     let (m, ka) = if t.ta { (ac, ar) } else { (ar, ac) };
@@ -149,7 +166,7 @@ pub fn gemm_into_with(
         return;
     }
     let k = ka;
-    let flags = bias.is_some() as u32 | (accumulate as u32) << 1;
+    let flags = bias.is_some() as u32 | (accumulate as u32) << 1 | (relu as u32) << 2;
     let path = match (path, env_path()) {
         (GemmPath::Auto, GemmPath::Auto) => {
             if m * n * k <= NAIVE_MAX_WORK {
