@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{check_nonneg, xent_input_grad, Norm, PIXEL_BOX};
+use super::{check_nonneg, xent_input_grad, xent_input_grad_logits, Norm, PIXEL_BOX};
 use crate::gpu::Gpu;
 use crate::nn::Model;
 use crate::ops::attack::{pgd_step, StepNorm};
@@ -96,11 +96,23 @@ pub fn fgsm_batch(
     targeted: bool,
     cfg: &FgsmConfig,
 ) -> Tensor {
+    fgsm_batch_logits(gpu, model, x, labels, targeted, cfg).0
+}
+
+/// [`fgsm_batch`] and the clean logits Z(x) of its gradient's forward pass.
+pub fn fgsm_batch_logits(
+    gpu: &Arc<Gpu>,
+    model: &Model,
+    x: &Tensor,
+    labels: &Tensor,
+    targeted: bool,
+    cfg: &FgsmConfig,
+) -> (Tensor, Tensor) {
     let xk = gpu.alloc(x.shape());
     gpu.copy(x, &xk);
-    let g = xent_input_grad(gpu, model, x, labels);
+    let (g, z) = xent_input_grad_logits(gpu, model, x, labels);
     pgd_step(gpu, x, &g, &xk, step_norm(cfg.norm), cfg.eps, cfg.eps, direction(targeted), false, PIXEL_BOX);
-    xk
+    (xk, z)
 }
 
 /// PGD on a batch. `start` is the random start (host, same layout as `x`),

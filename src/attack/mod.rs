@@ -338,10 +338,16 @@ pub fn input_tape(gpu: &Arc<Gpu>, model: &Model, x: &Tensor) -> (Graph, Var, Var
 
 /// ∇ₓ Σ_b xent(Z(x)_b, labels_b): per-image loss gradients in one backward pass.
 pub fn xent_input_grad(gpu: &Arc<Gpu>, model: &Model, x: &Tensor, labels: &Tensor) -> Tensor {
+    xent_input_grad_logits(gpu, model, x, labels).0
+}
+
+/// [`xent_input_grad`] and the logits Z(x) its forward pass computed.
+pub fn xent_input_grad_logits(gpu: &Arc<Gpu>, model: &Model, x: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
     let (mut g, xv, z) = input_tape(gpu, model, x);
+    let logits = g.value(z).clone();
     let loss = g.softmax_xent(z, labels);
     let mut grads = g.backward(loss, None);
-    grads.take(xv).expect("input gradient")
+    (grads.take(xv).expect("input gradient"), logits)
 }
 
 /// ∇ₓ Σ_{b,k} seed_{b,k} Z(x)_{b,k} on an existing tape.
@@ -457,19 +463,27 @@ pub fn run_attack_indexed(
         let xs = &images[b0 * per..(b0 + bn) * per];
         let shape = [bn, c, h, w];
         let x = gpu.upload(xs, &shape);
-        let clean_logits = gpu.read(&model.logits(gpu, &x));
-        let clean_pred = argmax_rows(&clean_logits, classes);
         let ys = &labels[b0..b0 + bn];
         let ts = targets.map(|t| &t[b0..b0 + bn]);
-        let attack_label: Vec<u32> = match (ts, opts.label_source) {
+        // The clean prediction is read first only when it is the attack's
+        // label; otherwise it comes back with the results (and FGSM's own
+        // forward pass provides it).
+        let pred_first = (ts.is_none() && opts.label_source == LabelSource::Pred)
+            .then(|| argmax_rows(&gpu.read(&model.logits(gpu, &x)), classes));
+        let attack_label: Vec<u32> = match (ts, &pred_first) {
             (Some(t), _) => t.to_vec(),
-            (None, LabelSource::True) => ys.to_vec(),
-            (None, LabelSource::Pred) => clean_pred.clone(),
+            (None, Some(pred)) => pred.clone(),
+            (None, None) => ys.to_vec(),
         };
         let lab = gpu.upload_u32(&attack_label, &[bn]);
         let targeted = ts.is_some();
+        let mut clean_z = None;
         let (xadv, iters) = match cfg {
-            AttackConfig::Fgsm(f) => (fgsm::fgsm_batch(gpu, model, &x, &lab, targeted, f), vec![1; bn]),
+            AttackConfig::Fgsm(f) => {
+                let (xa, z) = fgsm::fgsm_batch_logits(gpu, model, &x, &lab, targeted, f);
+                clean_z = Some(z);
+                (xa, vec![1; bn])
+            }
             AttackConfig::Pgd(p) => {
                 let startx =
                     p.random_start.then(|| fgsm::random_start(xs, per, p.eps, p.norm, opts.seed, &index[b0..b0 + bn]));
@@ -477,6 +491,13 @@ pub fn run_attack_indexed(
             }
             AttackConfig::Cw(cc) => cw::cw_batch(gpu, model, &x, &lab, targeted, cc),
             AttackConfig::Jsma(j) => jsma::jsma_batch(gpu, model, &x, &lab, j),
+        };
+        let clean_pred = match pred_first {
+            Some(pred) => pred,
+            None => {
+                let z = clean_z.unwrap_or_else(|| model.logits(gpu, &x));
+                argmax_rows(&gpu.read(&z), classes)
+            }
         };
         let adv_logits = gpu.read(&model.logits(gpu, &xadv));
         let adv_pred = argmax_rows(&adv_logits, classes);
