@@ -306,19 +306,34 @@ fn run_peer(cfg: &SuiteConfig, counts: &[(Workload, usize)]) -> Result<Vec<PeerR
     serde_json::from_str(line).context("bench suite: unreadable JSON from the PyTorch peer")
 }
 
-/// Run the suite: GEMM peak, each workload, then the peer.
+/// Run the suite: GEMM peak, then each workload, each followed by the peer's run of it.
 pub fn run_suite(gpu: &Arc<Gpu>, cfg: &SuiteConfig) -> Result<SuiteReport> {
     ensure!(cfg.fraction > 0.0 && cfg.fraction <= 1.0, "--fraction {}: expected a number in (0, 1]", cfg.fraction);
     ensure!(!cfg.only.is_empty(), "--only: expected at least one workload of {}", Workload::NAMES.join(","));
     ensure!(cfg.peak_size >= 64, "--peak-size {}: expected at least 64", cfg.peak_size);
     let peak = gemm_peak(gpu, cfg.peak_size)?;
+    let (mut peer_skipped, mut torch_version) = (None, None);
+    if !cfg.peer {
+        peer_skipped = Some("--no-peer".to_string());
+    } else {
+        match torch_available() {
+            Err(why) => {
+                eprintln!("bench suite: PyTorch is not importable ({why}): skipping the PyTorch peer");
+                peer_skipped = Some(why);
+            }
+            Ok(v) => {
+                eprintln!("bench suite: PyTorch {v} peer (2 threads) runs right after each workload");
+                torch_version = Some(v);
+            }
+        }
+    }
     let mut rows = Vec::new();
     for &wl in &cfg.only {
         let (arch, batch, images, seconds) = run_one(gpu, cfg, wl)?;
         let gflop = forward_macs(&Arch::parse(&arch)?) as f64 * 2.0 * wl.passes() * images as f64 / 1e9;
         let gflops = gflop / seconds;
         eprintln!("bench suite: {wl}: {images} images in {seconds:.2} s");
-        rows.push(SuiteRow {
+        let mut row = SuiteRow {
             workload: wl,
             arch,
             batch,
@@ -330,38 +345,28 @@ pub fn run_suite(gpu: &Arc<Gpu>, cfg: &SuiteConfig) -> Result<SuiteReport> {
             peak_fraction: gflops / peak,
             torch: None,
             ratio: None,
-        });
-    }
-    let (mut peer_skipped, mut torch_version) = (None, None);
-    if !cfg.peer {
-        peer_skipped = Some("--no-peer".to_string());
-    } else {
-        match torch_available() {
-            Err(why) => {
-                eprintln!("bench suite: PyTorch is not importable ({why}): skipping the PyTorch peer");
-                peer_skipped = Some(why);
-            }
-            Ok(v) => {
-                eprintln!("bench suite: running the PyTorch {v} peer (2 threads)");
-                let counts: Vec<(Workload, usize)> = rows.iter().map(|r| (r.workload, r.images)).collect();
-                match run_peer(cfg, &counts) {
-                    Ok(peer) => {
-                        torch_version = Some(v);
-                        for p in peer {
-                            if let Some(r) = rows.iter_mut().find(|r| r.workload.to_string() == p.workload) {
-                                r.ratio = Some(r.seconds / r.images as f64 / (p.seconds / p.images.max(1) as f64));
-                                r.torch = Some(p);
-                            }
-                        }
+        };
+        // The peer runs each workload right after advlab's, so both see the
+        // same machine (load from other jobs drifts over a long suite).
+        if torch_version.is_some() && peer_skipped.is_none() {
+            match run_peer(cfg, &[(wl, images)]) {
+                Ok(peer) => {
+                    if let Some(p) = peer.into_iter().find(|p| p.workload == wl.to_string()) {
+                        row.ratio = Some(row.seconds / row.images as f64 / (p.seconds / p.images.max(1) as f64));
+                        row.torch = Some(p);
                     }
-                    // advlab's figures stand without the peer's: say why, keep going
-                    Err(e) => {
-                        eprintln!("bench suite: {e:#}: no PyTorch figures");
-                        peer_skipped = Some(format!("{e:#}"));
-                    }
+                }
+                // advlab's figures stand without the peer's: say why, keep going
+                Err(e) => {
+                    eprintln!("bench suite: {e:#}: no PyTorch figures");
+                    peer_skipped = Some(format!("{e:#}"));
                 }
             }
         }
+        rows.push(row);
+    }
+    if peer_skipped.is_some() {
+        torch_version = None;
     }
     Ok(SuiteReport { gemm_peak_gflops: peak, rows, peer_skipped, torch_version })
 }
