@@ -2,6 +2,7 @@
 // buffers; the host reads back only what it must decide on.
 //
 //   pgd_step    FGSM / PGD step, L∞ or L2, projection + box clip  (1 workgroup per image)
+//   pgd_step_inf4  the L∞ step on vec4s (features per image a multiple of 4)
 //   cw_prep     C&W change of variables: state (0, 0, 0, w0), x' = x̄ = tanh(w0)·mul+plus
 //   cw_eval     C&W loss, compare, best tracking, abort-early, dL/dZ seed (1 lane per image)
 //   cw_adam     C&W best copy, chain rule through tanh, TF-style Adam on δ, the next x' and its L2
@@ -117,6 +118,26 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         if (project) { v = x0[k] + (v - x0[k]) * f; }
         xk[k] = clamp(v, p.lo, p.hi);
     }
+}
+
+// vec4 views of x0, grad and xk for pgd_step_inf4.
+@group(0) @binding(25) var<storage, read> x04: array<vec4<f32>>;
+@group(0) @binding(26) var<storage, read> grad4: array<vec4<f32>>;
+@group(0) @binding(27) var<storage, read_write> xk4: array<vec4<f32>>;
+
+// pgd_step's L∞ step on vec4s (features per image a multiple of 4): no
+// reduction, so one lane per 4 features of the flat batch, a quarter of
+// the storage accesses (FGSM at 1000 x 784: 10 -> 3 ms on lavapipe).
+@compute @workgroup_size(256)
+fn pgd_step_inf4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i >= p.n / 4u * p.batch) { return; }
+    var v = xk4[i] + p.step * p.dir * sign(grad4[i]);
+    if ((p.flags & 1u) != 0u) {
+        let x = x04[i];
+        v = clamp(v, x - p.eps, x + p.eps);
+    }
+    xk4[i] = clamp(v, vec4<f32>(p.lo), vec4<f32>(p.hi));
 }
 
 // ---- Carlini-Wagner L2 -----------------------------------------------------

@@ -234,6 +234,48 @@ fn fgsm_equals_closed_form_of_f64_oracle() {
     }
 }
 
+/// `pgd_step`'s L∞ step against f64, with and without the projection, on
+/// an image size that takes the vec4 kernel (36) and one that does not (37).
+#[test]
+fn pgd_step_linf_matches_f64() {
+    let gpu = gpu();
+    let b = 3;
+    for n in [36usize, 37] {
+        let mut r = rng(n as u64);
+        let x0: Vec<f32> = (0..b * n).map(|_| r.random_range(0.0f32..1.0)).collect();
+        let xk: Vec<f32> = x0.iter().map(|v| (v + r.random_range(-0.2f32..0.2)).clamp(0.0, 1.0)).collect();
+        let mut g = randn(&mut r, b * n, 1.0);
+        g[5] = 0.0; // sign 0: no move
+        for (project, dir) in [(false, 1.0f32), (true, -1.0)] {
+            let (eps, step) = (0.1f32, 0.07f32);
+            let xk_t = gpu.upload(&xk, &[b, n]);
+            k::pgd_step(
+                &gpu,
+                &gpu.upload(&x0, &[b, n]),
+                &gpu.upload(&g, &[b, n]),
+                &xk_t,
+                k::StepNorm::Inf,
+                eps,
+                step,
+                dir,
+                project,
+                (0.0, 1.0),
+            );
+            let want: Vec<f64> = (0..b * n)
+                .map(|i| {
+                    let s = if g[i] > 0.0 { 1.0 } else if g[i] < 0.0 { -1.0 } else { 0.0 };
+                    let mut v = xk[i] as f64 + (step * dir) as f64 * s;
+                    if project {
+                        v = v.clamp(x0[i] as f64 - eps as f64, x0[i] as f64 + eps as f64);
+                    }
+                    v.clamp(0.0, 1.0)
+                })
+                .collect();
+            assert_close(&format!("pgd_step n {n} project {project}"), &gpu.read(&xk_t), &want, 1e-6);
+        }
+    }
+}
+
 // ---- C&W vs the oracle -------------------------------------------------------
 
 /// Logits of an MLP given as [(W [out,in], b [out])] and the input gradient
