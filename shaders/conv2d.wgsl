@@ -202,7 +202,7 @@ fn load_row(r: u32, i: u32) {
 
 // Params: n; c = input channels; h = padded rows; w = vec4s per padded row;
 // o = output channels; kh; oh, ow; sh = vertical stride; chunk = packed
-// weight row length / 4; flags bit0 = add bias.
+// weight row length / 4; flags bit0 = add bias, bit2 = ReLU last.
 // gid.x: (n, tile of 4 output rows, tile of 8 output columns); gid.y: tile
 // of TOC output channels.
 @compute @workgroup_size(64)
@@ -279,7 +279,9 @@ fn put_fast(ca: vec4<f32>, cb: vec4<f32>, o: u32, n: u32, oh: u32, ow0: u32, has
     for (var t = 0u; t < 8u; t++) {
         let ow = ow0 + t;
         if (ow >= p.ow) { return; }
-        out[rowb + ow] = select(ca[t & 3u], cb[t & 3u], t >= 4u) + b;
+        var v = select(ca[t & 3u], cb[t & 3u], t >= 4u) + b;
+        if ((p.flags & 4u) != 0u) { v = max(v, 0.0); }
+        out[rowb + ow] = v;
     }
 }
 

@@ -373,3 +373,39 @@ fn bench_conv_algorithms() {
         println!("{r}");
     }
 }
+
+/// The fused conv + ReLU (`layers::conv2d_relu`: the ReLU in the fast
+/// kernel's epilogue, a separate ReLU elsewhere) against relu(conv + b) in
+/// f64, and its gradients against the adjoint oracle of dy masked by
+/// z > 0, on a fast-path shape and one the fast kernel does not take
+/// (horizontal stride 3).
+#[test]
+fn conv_relu_matches_oracle() {
+    use advlab::autograd::Graph;
+    use advlab::nn::layers;
+    let gpu = gpu();
+    let cases: [Case; 2] = [(2, 3, 9, 11, 6, 5, 5, 1, 1, 2, 2), (1, 2, 10, 10, 3, 3, 3, 3, 3, 1, 1)];
+    for (ci, cs) in cases.into_iter().enumerate() {
+        let (n, c, h, wd, o, kh, kw, sh, _, ph, _) = cs;
+        let (oh, ow) = (osz(h, kh, sh, ph), osz(wd, kw, sh, ph));
+        let d = data(cs, 300 + ci as u64);
+        let (xd, wdd) = (f64s(&d.x), f64s(&d.w));
+        let z = conv_ref(&xd, &wdd, Some(&f64s(&d.b)), cs);
+        let want_y: Vec<f64> = z.iter().map(|v| v.max(0.0)).collect();
+        let dz: Vec<f64> = d.dy.iter().zip(&z).map(|(&g, &zv)| if zv > 0.0 { g as f64 } else { 0.0 }).collect();
+        let (want_dx, want_dw) = conv_ref_grads(&xd, &wdd, &dz, cs);
+        let want_db: Vec<f64> =
+            (0..o).map(|oi| (0..n).map(|ni| dz[(ni * o + oi) * oh * ow..][..oh * ow].iter().sum::<f64>()).sum()).collect();
+        let mut g = Graph::new(&gpu);
+        let xv = g.leaf(gpu.upload(&d.x, &[n, c, h, wd]), true);
+        let wv = g.leaf(gpu.upload(&d.w, &[o, c, kh, kw]), true);
+        let bv = g.leaf(gpu.upload(&d.b, &[o]), true);
+        let y = layers::conv2d_relu(&mut g, xv, wv, bv, sh, ph);
+        let tl = tol(cs) * 4.0;
+        assert_close(&format!("conv_relu y {cs:?}"), &gpu.read(g.value(y)), &want_y, tl);
+        let grads = g.backward(y, Some(gpu.upload(&d.dy, &[n, o, oh, ow])));
+        assert_close(&format!("conv_relu dx {cs:?}"), &gpu.read(grads.get(xv).unwrap()), &want_dx, tl);
+        assert_close(&format!("conv_relu dw {cs:?}"), &gpu.read(grads.get(wv).unwrap()), &want_dw, tl);
+        assert_close(&format!("conv_relu db {cs:?}"), &gpu.read(grads.get(bv).unwrap()), &want_db, tl);
+    }
+}

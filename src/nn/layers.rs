@@ -6,6 +6,7 @@ use crate::autograd::{Graph, Var};
 use crate::ops::batchnorm as bn;
 use crate::ops::conv2d;
 use crate::ops::dropout;
+use crate::ops::elementwise::{self as ew, Unary};
 use crate::ops::lrn::{self, Lrn};
 use crate::ops::pool::{self, Pool2d};
 use crate::tensor::Tensor;
@@ -22,6 +23,26 @@ pub fn conv2d(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) 
             let dx = needs[0].then(|| conv2d::conv2d_backward_data(gpu, dy, &wt, xt.shape(), s, p));
             let dw = needs[1].then(|| conv2d::conv2d_backward_weight(gpu, dy, &input, wt.shape(), s, p));
             let db = needs[2].then(|| conv2d::conv2d_backward_bias(gpu, dy));
+            vec![dx, dw, db]
+        }),
+    )
+}
+
+/// relu(conv2d(x, w) + b): the ReLU in the convolution's epilogue where the
+/// fast kernel runs. The gradient masks dy by y > 0, which is z > 0.
+pub fn conv2d_relu(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) -> Var {
+    let (xt, wt, bt) = (g.value(x).clone(), g.value(w).clone(), g.value(b).clone());
+    let (s, p) = ((stride, stride), (pad, pad));
+    let (y, input) = conv2d::conv2d_relu_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p);
+    let yt = y.clone();
+    g.op(
+        &[x, w, b],
+        y,
+        Box::new(move |gpu, dy, needs| {
+            let dz = ew::unary_grad(gpu, Unary::Relu, &yt, dy);
+            let dx = needs[0].then(|| conv2d::conv2d_backward_data(gpu, &dz, &wt, xt.shape(), s, p));
+            let dw = needs[1].then(|| conv2d::conv2d_backward_weight(gpu, &dz, &input, wt.shape(), s, p));
+            let db = needs[2].then(|| conv2d::conv2d_backward_bias(gpu, &dz));
             vec![dx, dw, db]
         }),
     )

@@ -147,9 +147,11 @@ impl Model {
         let mut p = params.iter();
         let mut b = self.buffers.iter();
         let layers = &self.arch.layers;
-        // a ReLU right after a Linear runs in the GEMM's epilogue
+        // a ReLU right after a Linear or a Conv2d runs in its epilogue
         let fused = |li: usize| {
-            matches!(layers[li], Layer::Relu) && li > 0 && matches!(layers[li - 1], Layer::Linear { .. })
+            matches!(layers[li], Layer::Relu)
+                && li > 0
+                && matches!(layers[li - 1], Layer::Linear { .. } | Layer::Conv2d { .. })
         };
         for (li, layer) in layers.iter().enumerate() {
             h = match layer {
@@ -171,7 +173,11 @@ impl Model {
                 }
                 Layer::Conv2d { stride, pad, .. } => {
                     let (w, b) = (*p.next().unwrap(), *p.next().unwrap());
-                    layers::conv2d(g, h, w, b, *stride, *pad)
+                    if li + 1 < layers.len() && fused(li + 1) {
+                        layers::conv2d_relu(g, h, w, b, *stride, *pad)
+                    } else {
+                        layers::conv2d(g, h, w, b, *stride, *pad)
+                    }
                 }
                 Layer::MaxPool { k, stride } => layers::max_pool(g, h, *k, *stride, 0),
                 Layer::AvgPool { k, stride } => layers::avg_pool(g, h, *k, *stride, 0),

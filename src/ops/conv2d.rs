@@ -229,7 +229,22 @@ pub fn conv2d_forward_keep(
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> (Tensor, ConvInput) {
-    let (y, padded) = forward(gpu, ConvAlgo::from_env(), x, w, b, stride, pad);
+    let (y, padded) = forward(gpu, ConvAlgo::from_env(), x, w, b, stride, pad, false);
+    (y, ConvInput { x: x.clone(), padded })
+}
+
+/// `conv2d_forward_keep` followed by ReLU: in the fast kernel's epilogue
+/// (one dispatch and no texture copy for the activation), a separate ReLU
+/// on the other paths.
+pub fn conv2d_relu_forward_keep(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: (usize, usize),
+    pad: (usize, usize),
+) -> (Tensor, ConvInput) {
+    let (y, padded) = forward(gpu, ConvAlgo::from_env(), x, w, b, stride, pad, true);
     (y, ConvInput { x: x.clone(), padded })
 }
 
@@ -242,10 +257,12 @@ pub fn conv2d_forward_algo(
     stride: (usize, usize),
     pad: (usize, usize),
 ) -> Tensor {
-    forward(gpu, algo, x, w, b, stride, pad).0
+    forward(gpu, algo, x, w, b, stride, pad, false).0
 }
 
-/// y, and on the fast path x's padded copy with its geometry.
+/// y (ReLU'd when `relu`), and on the fast path x's padded copy with its
+/// geometry.
+#[allow(clippy::too_many_arguments)]
 fn forward(
     gpu: &Arc<Gpu>,
     algo: ConvAlgo,
@@ -254,19 +271,19 @@ fn forward(
     b: Option<&Tensor>,
     stride: (usize, usize),
     pad: (usize, usize),
+    relu: bool,
 ) -> (Tensor, Option<(ConvGeom, Tensor)>) {
     let g = ConvGeom::new(x.shape(), w.shape(), stride, pad);
     if let Some(b) = b {
         check_len(b, g.o, "bias");
     }
     let y = gpu.alloc(&g.y_shape());
-    let mut padded = None;
     match algo {
         ConvAlgo::Auto if fast_ok(g.kw, g.stride.1) => {
             let f = Fast::forward(&g);
             let xp = f.pad_input(gpu, x);
-            fast_conv(gpu, &f, &xp, w, &g, false, b, &y);
-            padded = Some((g, xp));
+            fast_conv(gpu, &f, &xp, w, &g, false, b, relu, &y);
+            return (y, Some((g, xp)));
         }
         ConvAlgo::Auto | ConvAlgo::Direct => {
             let mut p = g.params();
@@ -284,7 +301,10 @@ fn forward(
             swap01_into(gpu, &ycn, [g.o, g.n, g.oh * g.ow], b, &y);
         }
     }
-    (y, padded)
+    if relu {
+        return (crate::ops::elementwise::relu(gpu, &y), None);
+    }
+    (y, None)
 }
 
 /// dx = conv2d_transpose(dy, w): the gradient w.r.t. the input, [N,C,H,W].
@@ -330,7 +350,7 @@ pub fn conv2d_backward_data_algo(
                 ow: g.w,
             };
             let dyp = f.pad_input(gpu, dy);
-            fast_conv(gpu, &f, &dyp, w, &g, true, None, &dx);
+            fast_conv(gpu, &f, &dyp, w, &g, true, None, false, &dx);
         }
         ConvAlgo::Auto | ConvAlgo::Direct => {
             let p = g.params();
@@ -602,6 +622,7 @@ fn fast_conv(
     g: &ConvGeom,
     flipped: bool,
     b: Option<&Tensor>,
+    relu: bool,
     y: &Tensor,
 ) {
     let (hp, wp4) = f.padded();
@@ -617,7 +638,7 @@ fn fast_conv(
         ow: f.ow as u32,
         sh: f.sh as u32,
         chunk: (f.cout.next_multiple_of(8) / 4) as u32,
-        flags: b.is_some() as u32,
+        flags: b.is_some() as u32 | (relu as u32) << 2,
         ..Default::default()
     };
     let groups = grid(gpu, [(f.n * f.oht() * f.owt()).div_ceil(WG), f.cout.div_ceil(f.toc()), 1], "forward_fast");
