@@ -45,12 +45,16 @@ crate::gpu::params::params_struct! {
 const TM: usize = 32;
 const WG: usize = 64;
 
-/// Lanes per workgroup for N columns of C: one lane per vec4 of columns,
-/// 8 to 64. Every lane runs the whole K loop, so 64 lanes on C 10 wide
-/// did 21x the useful work (mlp:784-500-10's logits, 1000 x 500 x 10: 5.7
-/// ms a product, a tenth of FGSM's time).
+/// Lanes per workgroup for N columns of C (one lane per vec4 of columns):
+/// of 64, 32, 16 and 8, the one that leaves the fewest idle lanes in the
+/// last workgroup (the largest on ties). Every lane runs the whole K loop,
+/// so idle lanes cost as much as busy ones: 64 lanes on C 10 wide did 21x
+/// the useful work (mlp:784-500-10's logits, 1000 x 500 x 10: 5.7 ms a
+/// product, a tenth of FGSM's time), and on 784 columns (196 vec4s) a
+/// fourth workgroup of 4 busy lanes made every product 30% dearer.
 fn wg_for(n: usize) -> usize {
-    n.div_ceil(4).next_power_of_two().clamp(8, WG)
+    let n4 = n.div_ceil(4);
+    [WG, 32, 16, 8].into_iter().min_by_key(|&wg| n4.div_ceil(wg) * wg).unwrap()
 }
 
 /// An operand's texture: logically `width` x `height` texels (texel (c, r)
