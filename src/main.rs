@@ -283,6 +283,9 @@ enum BenchCmd {
         /// Do not run the PyTorch peer even when torch is importable
         #[arg(long)]
         no_peer: bool,
+        /// Runs of each workload (advlab's and the peer's alternating); the table keeps the fastest of each, results.json every run
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
         /// Seed of model initialisation, shuffling and C&W targets
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -377,9 +380,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Bench(BenchCmd::Attack { arch, model, data, count, batch, seed, results }) => {
             cli::attack::bench(&g, &arch, model.as_deref(), &data, count, batch, seed, &results)
         }
-        Cmd::Bench(BenchCmd::Suite { only, fraction, mnist, cifar, peak_size, no_peer, seed, results }) => {
+        Cmd::Bench(BenchCmd::Suite { only, fraction, mnist, cifar, peak_size, no_peer, repeat, seed, results }) => {
             let cfg =
-                advlab::bench::suite::SuiteConfig { only, fraction, mnist, cifar, peak_size, peer: !no_peer, seed };
+                advlab::bench::suite::SuiteConfig {
+                    only,
+                    fraction,
+                    mnist,
+                    cifar,
+                    peak_size,
+                    peer: !no_peer,
+                    repeat,
+                    seed,
+                };
             cli::bench::suite(&g, &cfg, &results)
         }
         Cmd::Bench(BenchCmd::Train { arch, data, batch, epochs, results }) => {

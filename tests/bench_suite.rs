@@ -1,6 +1,6 @@
 //! `advlab bench suite` in its smallest form: every workload on a sliver of
 //! the bundled MNIST (and a tiny CIFAR-shaped .npy set), no PyTorch peer.
-//! Checks the table and results.json, not speed.
+//! Checks the table and results.json (with two runs each), not speed.
 
 mod common;
 
@@ -37,6 +37,8 @@ fn suite_runs_every_workload_in_its_smallest_form() {
         "--peak-size",
         "64",
         "--no-peer",
+        "--repeat",
+        "2",
         "--results",
         results.to_str().unwrap(),
     ]);
@@ -60,6 +62,10 @@ fn suite_runs_every_workload_in_its_smallest_form() {
         let (secs, gflops, frac) =
             (r["seconds"].as_f64().unwrap(), r["gflops"].as_f64().unwrap(), r["peak_fraction"].as_f64().unwrap());
         assert!(secs > 0.0 && gflops > 0.0, "{w}: {r}");
+        // --repeat 2: both runs kept, the figure is the faster
+        let runs: Vec<f64> = r["runs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(runs.len(), 2, "{w}: {r}");
+        assert_eq!(secs, runs[0].min(runs[1]), "{w}: {r}");
         assert!((frac - gflops / peak).abs() < 1e-9 * frac.max(1.0), "{w}: {r}");
         assert!((r["images_per_sec"].as_f64().unwrap() - images as f64 / secs).abs() < 1e-6 * images as f64 / secs);
         assert!(r["torch"].is_null() && r["ratio"].is_null());
@@ -72,4 +78,5 @@ fn suite_runs_every_workload_in_its_smallest_form() {
 fn suite_rejects_bad_options_in_one_line() {
     assert_one_line_error(&["bench", "suite", "--fraction", "0", "--mnist", "bundled", "--no-peer"], &["--fraction"]);
     assert_one_line_error(&["bench", "suite", "--only", "resnet", "--no-peer"], &["resnet"]);
+    assert_one_line_error(&["bench", "suite", "--repeat", "0", "--mnist", "bundled", "--no-peer"], &["--repeat"]);
 }

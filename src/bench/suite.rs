@@ -102,6 +102,10 @@ pub struct SuiteConfig {
     pub peak_size: usize,
     /// Run the PyTorch peer when `import torch` works.
     pub peer: bool,
+    /// Runs of each workload, advlab's and the peer's alternating; the
+    /// fastest of each is the figure (the machine's speed drifts: the
+    /// fastest run is the least disturbed one).
+    pub repeat: usize,
     pub seed: u64,
 }
 
@@ -110,7 +114,7 @@ impl SuiteConfig {
     pub fn settings(&self) -> serde_json::Value {
         serde_json::json!({
             "only": self.only, "fraction": self.fraction, "mnist": self.mnist.to_string(),
-            "cifar": self.cifar.to_string(), "peak_size": self.peak_size, "peer": self.peer, "seed": self.seed,
+            "cifar": self.cifar.to_string(), "peak_size": self.peak_size, "peer": self.peer, "repeat": self.repeat, "seed": self.seed,
             "workloads": self.only.iter().map(|w| {
                 let (arch, _, split, full, batch) = w.plan();
                 serde_json::json!({"workload": w, "arch": arch, "split": format!("{split:?}"), "full_images": full, "batch": batch, "attack": w.attack()})
@@ -134,13 +138,19 @@ pub struct SuiteRow {
     pub arch: String,
     pub batch: usize,
     pub images: usize,
+    /// The fastest of `runs`.
     pub seconds: f64,
+    /// Seconds of every run (`--repeat`).
+    pub runs: Vec<f64>,
     pub images_per_sec: f64,
     pub gflop: f64,
     pub gflops: f64,
     /// gflops / the adapter's measured GEMM peak.
     pub peak_fraction: f64,
+    /// The peer's fastest run.
     pub torch: Option<PeerRow>,
+    /// Seconds of every peer run.
+    pub torch_runs: Vec<f64>,
     /// advlab seconds / PyTorch seconds per image (> 1: advlab is slower).
     pub ratio: Option<f64>,
 }
@@ -311,6 +321,7 @@ pub fn run_suite(gpu: &Arc<Gpu>, cfg: &SuiteConfig) -> Result<SuiteReport> {
     ensure!(cfg.fraction > 0.0 && cfg.fraction <= 1.0, "--fraction {}: expected a number in (0, 1]", cfg.fraction);
     ensure!(!cfg.only.is_empty(), "--only: expected at least one workload of {}", Workload::NAMES.join(","));
     ensure!(cfg.peak_size >= 64, "--peak-size {}: expected at least 64", cfg.peak_size);
+    ensure!(cfg.repeat >= 1, "--repeat {}: expected at least 1", cfg.repeat);
     let peak = gemm_peak(gpu, cfg.peak_size)?;
     let (mut peer_skipped, mut torch_version) = (None, None);
     if !cfg.peer {
@@ -329,41 +340,56 @@ pub fn run_suite(gpu: &Arc<Gpu>, cfg: &SuiteConfig) -> Result<SuiteReport> {
     }
     let mut rows = Vec::new();
     for &wl in &cfg.only {
-        let (arch, batch, images, seconds) = run_one(gpu, cfg, wl)?;
-        let gflop = forward_macs(&Arch::parse(&arch)?) as f64 * 2.0 * wl.passes() * images as f64 / 1e9;
-        let gflops = gflop / seconds;
-        eprintln!("bench suite: {wl}: {images} images in {seconds:.2} s");
-        let mut row = SuiteRow {
-            workload: wl,
-            arch,
-            batch,
-            images,
-            seconds,
-            images_per_sec: images as f64 / seconds,
-            gflop,
-            gflops,
-            peak_fraction: gflops / peak,
-            torch: None,
-            ratio: None,
-        };
-        // The peer runs each workload right after advlab's, so both see the
-        // same machine (load from other jobs drifts over a long suite).
-        if torch_version.is_some() && peer_skipped.is_none() {
-            match run_peer(cfg, &[(wl, images)]) {
-                Ok(peer) => {
-                    if let Some(p) = peer.into_iter().find(|p| p.workload == wl.to_string()) {
-                        row.ratio = Some(row.seconds / row.images as f64 / (p.seconds / p.images.max(1) as f64));
-                        row.torch = Some(p);
+        let mut row: Option<SuiteRow> = None;
+        for run in 0..cfg.repeat {
+            let (arch, batch, images, seconds) = run_one(gpu, cfg, wl)?;
+            eprintln!("bench suite: {wl} (run {}): {images} images in {seconds:.2} s", run + 1);
+            let r = row.get_or_insert_with(|| SuiteRow {
+                workload: wl,
+                arch,
+                batch,
+                images,
+                seconds,
+                runs: Vec::new(),
+                images_per_sec: 0.0,
+                gflop: 0.0,
+                gflops: 0.0,
+                peak_fraction: 0.0,
+                torch: None,
+                torch_runs: Vec::new(),
+                ratio: None,
+            });
+            r.runs.push(seconds);
+            r.seconds = r.seconds.min(seconds);
+            // The peer runs each workload right after advlab's, so both see
+            // the same machine (load from other jobs drifts over a long suite).
+            if torch_version.is_some() && peer_skipped.is_none() {
+                match run_peer(cfg, &[(wl, images)]) {
+                    Ok(peer) => {
+                        if let Some(p) = peer.into_iter().find(|p| p.workload == wl.to_string()) {
+                            r.torch_runs.push(p.seconds);
+                            if r.torch.as_ref().is_none_or(|t| p.seconds < t.seconds) {
+                                r.torch = Some(p);
+                            }
+                        }
                     }
-                }
-                // advlab's figures stand without the peer's: say why, keep going
-                Err(e) => {
-                    eprintln!("bench suite: {e:#}: no PyTorch figures");
-                    peer_skipped = Some(format!("{e:#}"));
+                    // advlab's figures stand without the peer's: say why, keep going
+                    Err(e) => {
+                        eprintln!("bench suite: {e:#}: no PyTorch figures");
+                        peer_skipped = Some(format!("{e:#}"));
+                    }
                 }
             }
         }
-        rows.push(row);
+        let mut r = row.expect("at least one run");
+        r.gflop = forward_macs(&Arch::parse(&r.arch)?) as f64 * 2.0 * wl.passes() * r.images as f64 / 1e9;
+        r.gflops = r.gflop / r.seconds;
+        r.images_per_sec = r.images as f64 / r.seconds;
+        r.peak_fraction = r.gflops / peak;
+        if let Some(p) = &r.torch {
+            r.ratio = Some(r.seconds / r.images as f64 / (p.seconds / p.images.max(1) as f64));
+        }
+        rows.push(r);
     }
     if peer_skipped.is_some() {
         torch_version = None;
