@@ -316,7 +316,8 @@ fn run_peer(cfg: &SuiteConfig, counts: &[(Workload, usize)]) -> Result<Vec<PeerR
     serde_json::from_str(line).context("bench suite: unreadable JSON from the PyTorch peer")
 }
 
-/// Run the suite: GEMM peak, then each workload, each followed by the peer's run of it.
+/// Run the suite: GEMM peak, then each workload, each followed by the
+/// peer's run of it, then the GEMM peak again (the better one counts).
 pub fn run_suite(gpu: &Arc<Gpu>, cfg: &SuiteConfig) -> Result<SuiteReport> {
     ensure!(cfg.fraction > 0.0 && cfg.fraction <= 1.0, "--fraction {}: expected a number in (0, 1]", cfg.fraction);
     ensure!(!cfg.only.is_empty(), "--only: expected at least one workload of {}", Workload::NAMES.join(","));
@@ -385,7 +386,6 @@ pub fn run_suite(gpu: &Arc<Gpu>, cfg: &SuiteConfig) -> Result<SuiteReport> {
         r.gflop = forward_macs(&Arch::parse(&r.arch)?) as f64 * 2.0 * wl.passes() * r.images as f64 / 1e9;
         r.gflops = r.gflop / r.seconds;
         r.images_per_sec = r.images as f64 / r.seconds;
-        r.peak_fraction = r.gflops / peak;
         if let Some(p) = &r.torch {
             r.ratio = Some(r.seconds / r.images as f64 / (p.seconds / p.images.max(1) as f64));
         }
@@ -393,6 +393,12 @@ pub fn run_suite(gpu: &Arc<Gpu>, cfg: &SuiteConfig) -> Result<SuiteReport> {
     }
     if peer_skipped.is_some() {
         torch_version = None;
+    }
+    // The peak again at the end, the better of the two: the machine's speed
+    // drifts, and a peak taken in a slow minute put MLP training at 102% of it.
+    let peak = peak.max(gemm_peak(gpu, cfg.peak_size)?);
+    for r in &mut rows {
+        r.peak_fraction = r.gflops / peak;
     }
     Ok(SuiteReport { gemm_peak_gflops: peak, rows, peer_skipped, torch_version })
 }
