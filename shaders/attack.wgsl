@@ -127,7 +127,8 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 
 // pgd_step's L∞ step on vec4s (features per image a multiple of 4): no
 // reduction, so one lane per 4 features of the flat batch, a quarter of
-// the storage accesses (FGSM at 1000 x 784: 10 -> 3 ms on lavapipe).
+// the storage accesses (FGSM at 1000 x 784: 10-12 -> 6.5 ms a batch on
+// lavapipe, --profile).
 @compute @workgroup_size(256)
 fn pgd_step_inf4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
