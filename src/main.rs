@@ -381,17 +381,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::attack::bench(&g, &arch, model.as_deref(), &data, count, batch, seed, &results)
         }
         Cmd::Bench(BenchCmd::Suite { only, fraction, mnist, cifar, peak_size, no_peer, repeat, seed, results }) => {
-            let cfg =
-                advlab::bench::suite::SuiteConfig {
-                    only,
-                    fraction,
-                    mnist,
-                    cifar,
-                    peak_size,
-                    peer: !no_peer,
-                    repeat,
-                    seed,
-                };
+            let cfg = advlab::bench::suite::SuiteConfig {
+                only,
+                fraction,
+                mnist,
+                cifar,
+                peak_size,
+                peer: !no_peer,
+                repeat,
+                seed,
+            };
             cli::bench::suite(&g, &cfg, &results)
         }
         Cmd::Bench(BenchCmd::Train { arch, data, batch, epochs, results }) => {

@@ -103,39 +103,15 @@ fn one_line_err<T: std::fmt::Debug>(r: anyhow::Result<T>) -> String {
 /// Input gradient of the softmax cross-entropy of an MLP (Linear-ReLU-...-Linear)
 /// given as [(W [out,in], b [out])], in f64.
 fn mlp_xent_grad_f64(layers: &[(Vec<f32>, Vec<f32>, usize, usize)], x: &[f32], y: usize) -> Vec<f64> {
-    let mut acts: Vec<Vec<f64>> = vec![x.iter().map(|&v| v as f64).collect()];
-    let mut pre: Vec<Vec<f64>> = Vec::new();
-    for (l, (w, b, out, inp)) in layers.iter().enumerate() {
-        let h = acts.last().unwrap();
-        let z: Vec<f64> =
-            (0..*out).map(|o| b[o] as f64 + (0..*inp).map(|i| w[o * inp + i] as f64 * h[i]).sum::<f64>()).collect();
-        let a = if l + 1 < layers.len() { z.iter().map(|v| v.max(0.0)).collect() } else { z.clone() };
-        pre.push(z);
-        acts.push(a);
-    }
-    let z = pre.last().unwrap();
-    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
-    let mut dz: Vec<f64> = z.iter().map(|v| (v - m).exp() / s).collect();
-    dz[y] -= 1.0;
-    for l in (0..layers.len()).rev() {
-        let (w, _, out, inp) = &layers[l];
-        let mut dh = vec![0f64; *inp];
-        for o in 0..*out {
-            for i in 0..*inp {
-                dh[i] += w[o * inp + i] as f64 * dz[o];
-            }
-        }
-        if l > 0 {
-            for (d, p) in dh.iter_mut().zip(&pre[l - 1]) {
-                if *p <= 0.0 {
-                    *d = 0.0;
-                }
-            }
-        }
-        dz = dh;
-    }
-    dz
+    let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    mlp_logits_vjp_f64(layers, &x, |z| {
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
+        let mut dz: Vec<f64> = z.iter().map(|v| (v - m).exp() / s).collect();
+        dz[y] -= 1.0;
+        dz
+    })
+    .1
 }
 
 fn host_layers(gpu: &Gpu, model: &Model) -> Vec<(Vec<f32>, Vec<f32>, usize, usize)> {
@@ -263,7 +239,13 @@ fn pgd_step_linf_matches_f64() {
             );
             let want: Vec<f64> = (0..b * n)
                 .map(|i| {
-                    let s = if g[i] > 0.0 { 1.0 } else if g[i] < 0.0 { -1.0 } else { 0.0 };
+                    let s = if g[i] > 0.0 {
+                        1.0
+                    } else if g[i] < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    };
                     let mut v = xk[i] as f64 + (step * dir) as f64 * s;
                     if project {
                         v = v.clamp(x0[i] as f64 - eps as f64, x0[i] as f64 + eps as f64);
@@ -320,7 +302,12 @@ fn mlp_logits_vjp_f64(
 /// src/attack/cw.rs describe it (box [0,1], TensorFlow's Adam, per-image
 /// binary search, per-image abort-early): (adversarial image or None,
 /// iterates evaluated).
-fn cw_oracle_f64(layers: &[(Vec<f32>, Vec<f32>, usize, usize)], x: &[f32], t: usize, cfg: &CwConfig) -> (Option<Vec<f64>>, u32) {
+fn cw_oracle_f64(
+    layers: &[(Vec<f32>, Vec<f32>, usize, usize)],
+    x: &[f32],
+    t: usize,
+    cfg: &CwConfig,
+) -> (Option<Vec<f64>>, u32) {
     let (mul, plus) = (0.5f64, 0.5f64);
     let n = x.len();
     let w0: Vec<f64> = x.iter().map(|&v| (((v as f64 - plus) / mul) * 0.999999).atanh()).collect();
@@ -438,6 +425,7 @@ fn cw_matches_f64_oracle() {
 /// inactive image, best copies requested for some), for the CPU layout (1
 /// lane per image), the GPU one (64) and one between.
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn cw_adam_kernel_matches_f64() {
     let gpu = gpu();
     let (b, n) = (5usize, 37usize);

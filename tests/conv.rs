@@ -261,12 +261,12 @@ fn backward_large_shapes_match_adjoint_oracle() {
             assert_close(&format!("dw {algo:?} {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
         }
         // from the input as the forward pass kept it (its padded copy)...
-        let (_, kept) = cv::conv2d_forward_keep(&gpu, &tx, &tw, None, (sh, sw), (ph, pw));
+        let (_, kept) = cv::conv2d_forward_keep(&gpu, &tx, &tw, None, (sh, sw), (ph, pw), false);
         let dw = cv::conv2d_backward_weight(&gpu, &tdy, &kept, &[o, c, kh, kw], (sh, sw), (ph, pw));
         assert_close(&format!("dw from the kept input {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
         // ...and from one kept by a convolution of another geometry, which
         // must not be used
-        let (_, other) = cv::conv2d_forward_keep(&gpu, &tx, &tw, None, (sh, sw), (ph + 1, pw + 1));
+        let (_, other) = cv::conv2d_forward_keep(&gpu, &tx, &tw, None, (sh, sw), (ph + 1, pw + 1), false);
         let dw = cv::conv2d_backward_weight(&gpu, &tdy, &other, &[o, c, kh, kw], (sh, sw), (ph, pw));
         assert_close(&format!("dw from a mismatched kept input {cs:?}"), &gpu.read(&dw), &want_dw, tl_w);
     }
@@ -394,8 +394,9 @@ fn conv_relu_matches_oracle() {
         let want_y: Vec<f64> = z.iter().map(|v| v.max(0.0)).collect();
         let dz: Vec<f64> = d.dy.iter().zip(&z).map(|(&g, &zv)| if zv > 0.0 { g as f64 } else { 0.0 }).collect();
         let (want_dx, want_dw) = conv_ref_grads(&xd, &wdd, &dz, cs);
-        let want_db: Vec<f64> =
-            (0..o).map(|oi| (0..n).map(|ni| dz[(ni * o + oi) * oh * ow..][..oh * ow].iter().sum::<f64>()).sum()).collect();
+        let want_db: Vec<f64> = (0..o)
+            .map(|oi| (0..n).map(|ni| dz[(ni * o + oi) * oh * ow..][..oh * ow].iter().sum::<f64>()).sum())
+            .collect();
         let mut g = Graph::new(&gpu);
         let xv = g.leaf(gpu.upload(&d.x, &[n, c, h, wd]), true);
         let wv = g.leaf(gpu.upload(&d.w, &[o, c, kh, kw]), true);

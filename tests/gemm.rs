@@ -46,7 +46,12 @@ fn check_path_relu(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulat
     let got = gpu.read(&c);
     // f32 accumulation over k terms of size ~1: error grows like sqrt(k) eps.
     let tol = 1e-6 * (k as f64).sqrt().max(1.0) * 4.0;
-    assert_close(&format!("gemm {m}x{n}x{k} {t:?} bias={bias} acc={accumulate} relu={relu} {path:?}"), &got, &want, tol);
+    assert_close(
+        &format!("gemm {m}x{n}x{k} {t:?} bias={bias} acc={accumulate} relu={relu} {path:?}"),
+        &got,
+        &want,
+        tol,
+    );
 }
 
 fn check(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulate: bool) {

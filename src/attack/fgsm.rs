@@ -88,19 +88,9 @@ fn direction(targeted: bool) -> f32 {
 
 /// One FGSM step on a batch `x` [B,C,H,W]; `labels` u32 [B] are the true
 /// (or predicted) labels when untargeted and the targets when targeted.
+/// Returns the adversarial batch and the clean logits Z(x) of the
+/// gradient's forward pass.
 pub fn fgsm_batch(
-    gpu: &Arc<Gpu>,
-    model: &Model,
-    x: &Tensor,
-    labels: &Tensor,
-    targeted: bool,
-    cfg: &FgsmConfig,
-) -> Tensor {
-    fgsm_batch_logits(gpu, model, x, labels, targeted, cfg).0
-}
-
-/// [`fgsm_batch`] and the clean logits Z(x) of its gradient's forward pass.
-pub fn fgsm_batch_logits(
     gpu: &Arc<Gpu>,
     model: &Model,
     x: &Tensor,

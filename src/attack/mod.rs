@@ -480,7 +480,7 @@ pub fn run_attack_indexed(
         let mut clean_z = None;
         let (xadv, iters) = match cfg {
             AttackConfig::Fgsm(f) => {
-                let (xa, z) = fgsm::fgsm_batch_logits(gpu, model, &x, &lab, targeted, f);
+                let (xa, z) = fgsm::fgsm_batch(gpu, model, &x, &lab, targeted, f);
                 clean_z = Some(z);
                 (xa, vec![1; bn])
             }

@@ -15,7 +15,7 @@ use crate::tensor::Tensor;
 pub fn conv2d(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) -> Var {
     let (xt, wt, bt) = (g.value(x).clone(), g.value(w).clone(), g.value(b).clone());
     let (s, p) = ((stride, stride), (pad, pad));
-    let (y, input) = conv2d::conv2d_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p);
+    let (y, input) = conv2d::conv2d_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p, false);
     g.op(
         &[x, w, b],
         y,
@@ -33,7 +33,7 @@ pub fn conv2d(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) 
 pub fn conv2d_relu(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) -> Var {
     let (xt, wt, bt) = (g.value(x).clone(), g.value(w).clone(), g.value(b).clone());
     let (s, p) = ((stride, stride), (pad, pad));
-    let (y, input) = conv2d::conv2d_relu_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p);
+    let (y, input) = conv2d::conv2d_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p, true);
     let yt = y.clone();
     g.op(
         &[x, w, b],

@@ -264,13 +264,7 @@ pub fn cw_adam_lanes(
         ..Default::default()
     };
     // storage bindings in binding order: s, xp, st, best, gx
-    gpu.dispatch_with(
-        &k::ATTACK_CW_ADAM,
-        &[("LPI", lpi as f64)],
-        &p,
-        &[s, xp, st, best, gx],
-        groups_1d(b * lpi, 64),
-    );
+    gpu.dispatch_with(&k::ATTACK_CW_ADAM, &[("LPI", lpi as f64)], &p, &[s, xp, st, best, gx], groups_1d(b * lpi, 64));
 }
 
 /// JSMA stopping test and backward seeds. `probs`: F = softmax (else logits).

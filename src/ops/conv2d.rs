@@ -219,7 +219,9 @@ pub fn conv2d_forward(
     conv2d_forward_algo(gpu, ConvAlgo::from_env(), x, w, b, stride, pad)
 }
 
-/// `conv2d_forward`, also returning the input as `conv2d_backward_weight`
+/// `conv2d_forward`, then ReLU when `relu` (in the fast kernel's epilogue:
+/// one dispatch and no texture copy for the activation; a separate ReLU on
+/// the other paths), also returning the input as `conv2d_backward_weight`
 /// wants it (what a training step keeps for the backward pass).
 pub fn conv2d_forward_keep(
     gpu: &Arc<Gpu>,
@@ -228,23 +230,9 @@ pub fn conv2d_forward_keep(
     b: Option<&Tensor>,
     stride: (usize, usize),
     pad: (usize, usize),
+    relu: bool,
 ) -> (Tensor, ConvInput) {
-    let (y, padded) = forward(gpu, ConvAlgo::from_env(), x, w, b, stride, pad, false);
-    (y, ConvInput { x: x.clone(), padded })
-}
-
-/// `conv2d_forward_keep` followed by ReLU: in the fast kernel's epilogue
-/// (one dispatch and no texture copy for the activation), a separate ReLU
-/// on the other paths.
-pub fn conv2d_relu_forward_keep(
-    gpu: &Arc<Gpu>,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    stride: (usize, usize),
-    pad: (usize, usize),
-) -> (Tensor, ConvInput) {
-    let (y, padded) = forward(gpu, ConvAlgo::from_env(), x, w, b, stride, pad, true);
+    let (y, padded) = forward(gpu, ConvAlgo::from_env(), x, w, b, stride, pad, relu);
     (y, ConvInput { x: x.clone(), padded })
 }
 
