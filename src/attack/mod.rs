@@ -37,8 +37,8 @@ use serde::Serialize;
 
 use crate::autograd::{Graph, Var};
 use crate::gpu::Gpu;
-use crate::nn::capacity::{device_batch, Pass};
-use crate::nn::Model;
+use crate::nn::capacity::{device_batch_with, DeviceBatch, Pass};
+use crate::nn::{Arch, Model};
 use crate::tensor::Tensor;
 
 pub use bench::{bench_attacks, default_bench_configs, AttackBench};
@@ -371,6 +371,14 @@ pub fn argmax_rows(z: &[f32], k: usize) -> Vec<u32> {
         .collect()
 }
 
+/// The device batch of `cfg` on `arch`: what the model's backward pass
+/// holds, and for C&W its per-element state too (δ, m, v, w0: 4 floats per
+/// input element, the largest tensor of a C&W batch on an MLP).
+pub fn attack_device_batch(arch: &Arch, gpu: &Gpu, requested: usize, cfg: &AttackConfig) -> Result<DeviceBatch> {
+    let own = if matches!(cfg, AttackConfig::Cw(_)) { 4 * arch.input_len() } else { 0 };
+    device_batch_with(arch, gpu, requested, Pass::Backward, own)
+}
+
 /// Run `cfg` on `images` (N×C×H×W, or N×features, flat) with their
 /// `labels`; `targets` makes the attack targeted. Validates everything
 /// first and fails with a one-line error naming what is wrong.
@@ -425,7 +433,7 @@ pub fn run_attack_indexed(
     // Images are attacked independently, so a --batch beyond what the
     // adapter holds runs as smaller device batches with the same results
     // (C&W's batch-scoped abort apart, whose documented results depend on it).
-    let batch = device_batch(&model.arch, gpu, opts.batch, Pass::Backward)?.size;
+    let batch = attack_device_batch(&model.arch, gpu, opts.batch, cfg)?.size;
     let per = model.arch.input_len();
     let classes = model.arch.classes;
     let [c, h, w] = model.arch.input;

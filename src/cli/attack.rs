@@ -302,10 +302,11 @@ pub fn prepare(c: &CommonArgs, command: &str, method: &str, needs_targets: bool)
     Ok(Prepared { arch, inputs, targets, shard: spec.shard, results })
 }
 
-/// Open the device, load the model and size its device batches, then
-/// create `--out-dir`: a bad model leaves no directory behind.
-pub fn open_model(gpu_opts: &GpuOptions, c: &CommonArgs, arch: Arch) -> Result<(Arc<Gpu>, Model)> {
-    open_model_sized(gpu_opts, c, arch, |m, g| capacity::device_batch(&m.arch, g, c.batch, capacity::Pass::Backward))
+/// Open the device, load the model and size its device batches for `cfg`
+/// (C&W keeps a state 4x its input per image), then create `--out-dir`: a
+/// bad model leaves no directory behind.
+pub fn open_model(gpu_opts: &GpuOptions, c: &CommonArgs, arch: Arch, cfg: &AttackConfig) -> Result<(Arc<Gpu>, Model)> {
+    open_model_sized(gpu_opts, c, arch, |m, g| attack::attack_device_batch(&m.arch, g, c.batch, cfg))
 }
 
 /// [`open_model`] with the attack's own device-batch rule (stAdv's flows).
@@ -341,7 +342,7 @@ pub fn run(gpu_opts: &GpuOptions, cmd: &AttackCmd) -> Result<()> {
     cfg.validate()?;
     let command = format!("attack {}", cfg.name());
     let p = prepare(c, &command, cfg.name(), cfg.needs_targets())?;
-    let (gpu, model) = open_model(gpu_opts, c, p.arch)?;
+    let (gpu, model) = open_model(gpu_opts, c, p.arch, &cfg)?;
     let data = &p.inputs.data;
     let opts = RunOptions { batch: c.batch, seed: c.seed, label_source: c.label_source };
     eprintln!(
