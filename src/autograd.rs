@@ -117,36 +117,31 @@ impl Graph {
 
     /// y = x Wᵀ + b with x [B, in], W [out, in] (PyTorch nn.Linear).
     pub fn linear(&mut self, x: Var, w: Var, b: Var) -> Var {
-        let (xt, wt, bt) = (self.value(x).clone(), self.value(w).clone(), self.value(b).clone());
-        let y = gemm::gemm(&self.gpu, &xt, &wt, gemm::NT, Some(&bt));
-        self.op(
-            &[x, w, b],
-            y,
-            Box::new(move |gpu, dy, needs| {
-                let dx = needs[0].then(|| gemm::gemm(gpu, dy, &wt, gemm::NN, None));
-                let dw = needs[1].then(|| gemm::gemm(gpu, dy, &xt, gemm::TN, None));
-                let db = needs[2].then(|| reduce::sum_cols(gpu, dy, 1.0));
-                vec![dx, dw, db]
-            }),
-        )
+        self.linear_act(x, w, b, false)
     }
 
     /// relu(x Wᵀ + b): [`Graph::linear`] and [`Graph::relu`] in one GEMM
-    /// (the ReLU in its epilogue). The gradient masks dy by y > 0, which
-    /// is z > 0.
+    /// (the ReLU in its epilogue).
     pub fn linear_relu(&mut self, x: Var, w: Var, b: Var) -> Var {
+        self.linear_act(x, w, b, true)
+    }
+
+    /// x Wᵀ + b, then ReLU when `relu`; the ReLU's gradient masks dy by
+    /// y > 0, which is z > 0.
+    fn linear_act(&mut self, x: Var, w: Var, b: Var, relu: bool) -> Var {
         let (xt, wt, bt) = (self.value(x).clone(), self.value(w).clone(), self.value(b).clone());
         let y = self.gpu.alloc(&[xt.shape()[0], wt.shape()[0]]);
-        gemm::gemm_into_ext(&self.gpu, &xt, &wt, gemm::NT, Some(&bt), false, true, &y, gemm::GemmPath::Auto);
-        let yt = y.clone();
+        gemm::gemm_into_with(&self.gpu, &xt, &wt, gemm::NT, Some(&bt), false, relu, &y, gemm::GemmPath::Auto);
+        let yt = relu.then(|| y.clone());
         self.op(
             &[x, w, b],
             y,
             Box::new(move |gpu, dy, needs| {
-                let dz = ew::unary_grad(gpu, Unary::Relu, &yt, dy);
-                let dx = needs[0].then(|| gemm::gemm(gpu, &dz, &wt, gemm::NN, None));
-                let dw = needs[1].then(|| gemm::gemm(gpu, &dz, &xt, gemm::TN, None));
-                let db = needs[2].then(|| reduce::sum_cols(gpu, &dz, 1.0));
+                let masked = yt.as_ref().map(|y| ew::unary_grad(gpu, Unary::Relu, y, dy));
+                let dz = masked.as_ref().unwrap_or(dy);
+                let dx = needs[0].then(|| gemm::gemm(gpu, dz, &wt, gemm::NN, None));
+                let dw = needs[1].then(|| gemm::gemm(gpu, dz, &xt, gemm::TN, None));
+                let db = needs[2].then(|| reduce::sum_cols(gpu, dz, 1.0));
                 vec![dx, dw, db]
             }),
         )

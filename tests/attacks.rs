@@ -485,7 +485,7 @@ fn cw_adam_kernel_matches_f64() {
         let best_t = gpu.zeros(&[b, n]);
         let st_t = gpu.upload(&st, &[b * k::CW_ST]);
         let gx_t = gpu.upload(&gx, &[b, n]);
-        k::cw_adam_lanes(&gpu, &s_t, &gx_t, &st_t, &best_t, &xp_t, adam, t, (0.0, 1.0), lpi);
+        k::cw_adam(&gpu, &s_t, &gx_t, &st_t, &best_t, &xp_t, adam, t, (0.0, 1.0), lpi);
         assert_close(&format!("lpi {lpi}: state"), &gpu.read(&s_t), &want_s, 1e-5);
         assert_close(&format!("lpi {lpi}: x'"), &gpu.read(&xp_t), &want_xp, 1e-5);
         assert_close(&format!("lpi {lpi}: best"), &gpu.read(&best_t), &want_best, 1e-6);

@@ -28,7 +28,7 @@ fn check_path_relu(m: usize, n: usize, k: usize, t: Trans, bias: bool, accumulat
     let tb = gpu.upload(&b, &if t.tb { [n, k] } else { [k, n] });
     let tbias = gpu.upload(&bv, &[n]);
     let c = gpu.upload(&c0, &[m, n]);
-    gemm::gemm_into_ext(&gpu, &ta, &tb, t, bias.then_some(&tbias), accumulate, relu, &c, path);
+    gemm::gemm_into_with(&gpu, &ta, &tb, t, bias.then_some(&tbias), accumulate, relu, &c, path);
     let mut want = gemm_oracle(&a, &b, m, n, k, t.ta, t.tb);
     for i in 0..m {
         for j in 0..n {
@@ -307,7 +307,7 @@ fn gemm_tex_concurrent_threads() {
                     let b = randn(&mut r, k * n, 1.0);
                     let (ta, tb) = (gpu.upload(&a, &[m, k]), gpu.upload(&b, &[k, n]));
                     let c = gpu.alloc(&[m, n]);
-                    gemm::gemm_into_with(&gpu, &ta, &tb, NN, None, false, &c, GemmPath::CpuTex);
+                    gemm::gemm_into_with(&gpu, &ta, &tb, NN, None, false, false, &c, GemmPath::CpuTex);
                     let want = gemm_oracle(&a, &b, m, n, k, false, false);
                     assert_close(&format!("thread {thread}"), &gpu.read(&c), &want, 1e-4);
                 }

@@ -243,7 +243,7 @@ fn profile_report_counts_dispatches() {
     let b = gpu.upload(&[2.0; 20], &[4, 5]);
     let c = gpu.alloc(&[3, 5]);
     for _ in 0..3 {
-        gemm::gemm_into_with(&gpu, &a, &b, NN, None, false, &c, GemmPath::Naive);
+        gemm::gemm_into_with(&gpu, &a, &b, NN, None, false, false, &c, GemmPath::Naive);
     }
     assert_eq!(gpu.read(&c), vec![8.0; 15]);
     let report = gpu.profile_report().expect("profiling is on");

@@ -166,6 +166,7 @@ pub fn cw_batch(
     }
     let mut search = vec![CSearch::new(cfg.c0); b];
     let adam = AdamTf { lr: cfg.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    let lanes = k::cw_lanes_per_image(gpu);
 
     for step in 0..cfg.binary_steps {
         for (e, s) in search.iter_mut().enumerate() {
@@ -203,7 +204,7 @@ pub fn cw_batch(
             }
             k::cw_eval(gpu, g.value(z), labels, &st, &dz, mode, targeted, cfg.kappa);
             let gx = seeded_input_grad(&g, xv, z, &dz);
-            k::cw_adam(gpu, &state, &gx, &st, &best, &xp, adam, it as u32 + 1, PIXEL_BOX);
+            k::cw_adam(gpu, &state, &gx, &st, &best, &xp, adam, it as u32 + 1, PIXEL_BOX, lanes);
             if check && cfg.abort_scope == AbortScope::Image {
                 let s = gpu.read(&st);
                 if (0..b).all(|e| s[e * st_len + k::CW_ACTIVE] == 0.0) {

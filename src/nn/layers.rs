@@ -13,36 +13,31 @@ use crate::tensor::Tensor;
 
 /// y = conv2d(x, w) + b with PyTorch layouts (x [N,C,H,W], w [O,C,KH,KW]).
 pub fn conv2d(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) -> Var {
-    let (xt, wt, bt) = (g.value(x).clone(), g.value(w).clone(), g.value(b).clone());
-    let (s, p) = ((stride, stride), (pad, pad));
-    let (y, input) = conv2d::conv2d_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p, false);
-    g.op(
-        &[x, w, b],
-        y,
-        Box::new(move |gpu, dy, needs| {
-            let dx = needs[0].then(|| conv2d::conv2d_backward_data(gpu, dy, &wt, xt.shape(), s, p));
-            let dw = needs[1].then(|| conv2d::conv2d_backward_weight(gpu, dy, &input, wt.shape(), s, p));
-            let db = needs[2].then(|| conv2d::conv2d_backward_bias(gpu, dy));
-            vec![dx, dw, db]
-        }),
-    )
+    conv2d_act(g, x, w, b, stride, pad, false)
 }
 
 /// relu(conv2d(x, w) + b): the ReLU in the convolution's epilogue where the
-/// fast kernel runs. The gradient masks dy by y > 0, which is z > 0.
+/// fast kernel runs.
 pub fn conv2d_relu(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize) -> Var {
+    conv2d_act(g, x, w, b, stride, pad, true)
+}
+
+/// conv2d(x, w) + b, then ReLU when `relu`; the ReLU's gradient masks dy by
+/// y > 0, which is z > 0.
+fn conv2d_act(g: &mut Graph, x: Var, w: Var, b: Var, stride: usize, pad: usize, relu: bool) -> Var {
     let (xt, wt, bt) = (g.value(x).clone(), g.value(w).clone(), g.value(b).clone());
     let (s, p) = ((stride, stride), (pad, pad));
-    let (y, input) = conv2d::conv2d_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p, true);
-    let yt = y.clone();
+    let (y, input) = conv2d::conv2d_forward_keep(g.gpu(), &xt, &wt, Some(&bt), s, p, relu);
+    let yt = relu.then(|| y.clone());
     g.op(
         &[x, w, b],
         y,
         Box::new(move |gpu, dy, needs| {
-            let dz = ew::unary_grad(gpu, Unary::Relu, &yt, dy);
-            let dx = needs[0].then(|| conv2d::conv2d_backward_data(gpu, &dz, &wt, xt.shape(), s, p));
-            let dw = needs[1].then(|| conv2d::conv2d_backward_weight(gpu, &dz, &input, wt.shape(), s, p));
-            let db = needs[2].then(|| conv2d::conv2d_backward_bias(gpu, &dz));
+            let masked = yt.as_ref().map(|y| ew::unary_grad(gpu, Unary::Relu, y, dy));
+            let dz = masked.as_ref().unwrap_or(dy);
+            let dx = needs[0].then(|| conv2d::conv2d_backward_data(gpu, dz, &wt, xt.shape(), s, p));
+            let dw = needs[1].then(|| conv2d::conv2d_backward_weight(gpu, dz, &input, wt.shape(), s, p));
+            let db = needs[2].then(|| conv2d::conv2d_backward_bias(gpu, dz));
             vec![dx, dw, db]
         }),
     )

@@ -153,6 +153,7 @@ impl Model {
                 && li > 0
                 && matches!(layers[li - 1], Layer::Linear { .. } | Layer::Conv2d { .. })
         };
+        let relu_next = |li: usize| li + 1 < layers.len() && fused(li + 1);
         for (li, layer) in layers.iter().enumerate() {
             h = match layer {
                 Layer::Flatten => g.flatten(h),
@@ -165,7 +166,7 @@ impl Model {
                 }
                 Layer::Linear { .. } => {
                     let (w, b) = (*p.next().unwrap(), *p.next().unwrap());
-                    if li + 1 < layers.len() && fused(li + 1) {
+                    if relu_next(li) {
                         g.linear_relu(h, w, b)
                     } else {
                         g.linear(h, w, b)
@@ -173,7 +174,7 @@ impl Model {
                 }
                 Layer::Conv2d { stride, pad, .. } => {
                     let (w, b) = (*p.next().unwrap(), *p.next().unwrap());
-                    if li + 1 < layers.len() && fused(li + 1) {
+                    if relu_next(li) {
                         layers::conv2d_relu(g, h, w, b, *stride, *pad)
                     } else {
                         layers::conv2d(g, h, w, b, *stride, *pad)

@@ -194,9 +194,10 @@ pub struct AdamTf {
     pub eps: f32,
 }
 
-/// Lanes per image of `cw_adam`: 1 on CPU adapters (a lane walks its image,
-/// no barriers), 64 on GPUs (coalesced loads, a workgroup reduction).
-fn cw_lanes_per_image(gpu: &Gpu) -> usize {
+/// Lanes per image of `cw_adam` on this adapter: 1 on CPU adapters (a lane
+/// walks its image, no barriers), 64 on GPUs (coalesced loads, a workgroup
+/// reduction).
+pub fn cw_lanes_per_image(gpu: &Gpu) -> usize {
     if gpu.is_cpu() {
         1
     } else {
@@ -208,26 +209,10 @@ fn cw_lanes_per_image(gpu: &Gpu) -> usize {
 /// x' = tanh(δ+w0)·mul+plus plus the 2(x'-x̄) distance gradient, one Adam
 /// step on δ (state `s` = (δ, m, v, w0) per element) at time `t`
 /// (1-based), the new x' and its L2 into the state. Images whose state
-/// says inactive are left alone.
+/// says inactive are left alone. `lpi`: lanes per image, a power of two up
+/// to 64 ([`cw_lanes_per_image`]; tests run every layout on any adapter).
 #[allow(clippy::too_many_arguments)]
 pub fn cw_adam(
-    gpu: &Gpu,
-    s: &Tensor,
-    gx: &Tensor,
-    st: &Tensor,
-    best: &Tensor,
-    xp: &Tensor,
-    adam: AdamTf,
-    t: u32,
-    box_: (f32, f32),
-) {
-    cw_adam_lanes(gpu, s, gx, st, best, xp, adam, t, box_, cw_lanes_per_image(gpu))
-}
-
-/// [`cw_adam`] with `lpi` lanes per image (a power of two up to 64; tests
-/// run the GPU layout on any adapter).
-#[allow(clippy::too_many_arguments)]
-pub fn cw_adam_lanes(
     gpu: &Gpu,
     s: &Tensor,
     gx: &Tensor,

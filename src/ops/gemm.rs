@@ -116,29 +116,14 @@ fn dims2(t: &Tensor, what: &str) -> (usize, usize) {
 
 /// C = op(A) op(B) [+ bias broadcast over rows] [+ C if `accumulate`].
 pub fn gemm_into(gpu: &Gpu, a: &Tensor, b: &Tensor, t: Trans, bias: Option<&Tensor>, accumulate: bool, c: &Tensor) {
-    gemm_into_with(gpu, a, b, t, bias, accumulate, c, GemmPath::Auto)
+    gemm_into_with(gpu, a, b, t, bias, accumulate, false, c, GemmPath::Auto)
 }
 
 /// [`gemm_into`] with an explicit kernel path (`Auto` still honours
-/// `ADVLAB_GEMM_PATH`).
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_into_with(
-    gpu: &Gpu,
-    a: &Tensor,
-    b: &Tensor,
-    t: Trans,
-    bias: Option<&Tensor>,
-    accumulate: bool,
-    c: &Tensor,
-    path: GemmPath,
-) {
-    gemm_into_ext(gpu, a, b, t, bias, accumulate, false, c, path)
-}
-
-/// [`gemm_into_with`], and C = max(C, 0) last when `relu` (the epilogue of
+/// `ADVLAB_GEMM_PATH`), and C = max(C, 0) last when `relu` (the epilogue of
 /// every kernel path; a Linear + ReLU forward in one dispatch).
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_into_ext(
+pub fn gemm_into_with(
     gpu: &Gpu,
     a: &Tensor,
     b: &Tensor,
