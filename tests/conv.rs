@@ -99,7 +99,7 @@ const ALGOS: [ConvAlgo; 3] = [ConvAlgo::Auto, ConvAlgo::Direct, ConvAlgo::Im2col
 
 // Widths that are multiples of 4 with pads 0, 1, 2 and 3 (every alignment
 // of a padded row against the source texels).
-const FWD_CASES: [Case; 15] = [
+const FWD_CASES: [Case; 16] = [
     (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
     (1, 1, 5, 5, 1, 3, 3, 1, 1, 0, 0),
     (3, 2, 7, 9, 5, 3, 3, 1, 1, 1, 1),
@@ -115,6 +115,8 @@ const FWD_CASES: [Case; 15] = [
     (2, 6, 12, 12, 16, 5, 5, 1, 1, 0, 0),
     (1, 3, 32, 32, 64, 5, 5, 1, 1, 2, 2),
     (2, 2, 8, 12, 3, 7, 7, 1, 1, 3, 3),
+    // the widest fast-path kernel row (KW = 9: all nine taps of `acc_col`)
+    (1, 2, 5, 13, 9, 2, 9, 1, 1, 0, 2),
 ];
 
 #[test]
