@@ -86,7 +86,7 @@ fn pool_ref(x: &[f64], s: [usize; 4], pl: &Pool2d, mode: Mode) -> (Vec<f64>, Vec
 /// ([n,c,h,w], kernel, stride, pad)
 type PoolCase = ([usize; 4], (usize, usize), (usize, usize), (usize, usize));
 
-const POOL_CASES: [PoolCase; 12] = [
+const POOL_CASES: [PoolCase; 17] = [
     ([1, 1, 4, 4], (2, 2), (2, 2), (0, 0)),
     ([3, 2, 7, 9], (3, 3), (2, 2), (1, 1)),
     ([2, 3, 13, 13], (3, 3), (2, 2), (0, 0)),
@@ -101,6 +101,13 @@ const POOL_CASES: [PoolCase; 12] = [
     // 3x3 planes: the backward's 4-element groups straddle rows and planes
     ([5, 3, 3, 3], (2, 3), (3, 2), (1, 1)),
     ([2, 4, 32, 32], (3, 3), (2, 2), (1, 1)),
+    // widths a multiple of 4 take `backward_row4`: overlapping, stride 1
+    // (NVW = 8), stride above the kernel, uneven kernel and stride
+    ([2, 3, 5, 8], (3, 3), (2, 2), (1, 1)),
+    ([1, 2, 5, 8], (5, 5), (1, 1), (2, 2)),
+    ([2, 2, 6, 12], (2, 2), (3, 3), (0, 0)),
+    ([2, 2, 4, 4], (3, 2), (1, 3), (1, 0)),
+    ([1, 3, 3, 8], (2, 3), (2, 2), (1, 1)),
 ];
 
 #[test]

@@ -73,6 +73,31 @@ impl Pool2d {
         [("NWH", self.kernel.0.div_ceil(self.stride.0) as f64), ("NWW", self.kernel.1.div_ceil(self.stride.1) as f64)]
     }
 
+    /// `backward_row4`'s constants: NWH as `backward`, and NVW, the most
+    /// windows that touch 4 consecutive elements of a row, ceil((kw + 3) / sw).
+    fn backward_row4_consts(&self) -> [(&'static str, f64); 2] {
+        [
+            ("NWH", self.kernel.0.div_ceil(self.stride.0) as f64),
+            ("NVW", (self.kernel.1 + 3).div_ceil(self.stride.1) as f64),
+        ]
+    }
+
+    /// The backward pass into dx [x_shape] from dy (and the argmax `idx`
+    /// for max pooling): `backward_row4` when the planes' width is a
+    /// multiple of 4 (each invocation's 4 elements in one row), else
+    /// `backward`.
+    fn backward(&self, gpu: &Arc<Gpu>, x_shape: &[usize], mode: u32, dy: &Tensor, idx: &Tensor) -> Tensor {
+        let dx = gpu.alloc(x_shape);
+        let p = self.params(x_shape, mode);
+        let groups = groups_1d(dx.len().div_ceil(4), 64);
+        if x_shape[3] % 4 == 0 && !row4_disabled() {
+            gpu.dispatch_with(&k::POOL_BACKWARD_ROW4, &self.backward_row4_consts(), &p, &[dy, idx, &dx], groups);
+        } else {
+            gpu.dispatch_with(&k::POOL_BACKWARD, &self.backward_consts(), &p, &[dy, idx, &dx], groups);
+        }
+        dx
+    }
+
     fn params(&self, x_shape: &[usize], mode: u32) -> Params {
         let o = self.out_shape(x_shape);
         Params {
@@ -112,16 +137,7 @@ pub fn max_pool2d_backward(gpu: &Arc<Gpu>, dy: &Tensor, idx: &Tensor, x_shape: &
     let n: usize = shape.iter().product();
     assert_eq!(dy.len(), n, "max_pool2d_backward: dy {:?} != {shape:?}", dy.shape());
     assert_eq!(idx.len(), n, "max_pool2d_backward: indices {:?} != {shape:?}", idx.shape());
-    let dx = gpu.alloc(x_shape);
-    let p = pool.params(x_shape, MAX);
-    gpu.dispatch_with(
-        &k::POOL_BACKWARD,
-        &pool.backward_consts(),
-        &p,
-        &[dy, idx, &dx],
-        groups_1d(dx.len().div_ceil(4), 64),
-    );
-    dx
+    pool.backward(gpu, x_shape, MAX, dy, idx)
 }
 
 /// Average pooling. `count_include_pad` as PyTorch (its default is true:
@@ -146,18 +162,16 @@ pub fn avg_pool2d_backward(
 ) -> Tensor {
     let shape = pool.out_shape(x_shape);
     assert_eq!(dy.len(), shape.iter().product::<usize>(), "avg_pool2d_backward: dy {:?} != {shape:?}", dy.shape());
-    let dx = gpu.alloc(x_shape);
     let mode = if count_include_pad { AVG_INCLUDE_PAD } else { AVG_EXCLUDE_PAD };
-    let p = pool.params(x_shape, mode);
     // idx_in is not read in average mode: a cached 1-element constant stands
     // in (binding dy would copy it into a texture a second time).
     let unused_idx = gpu.constant(&[0.0], &[1]);
-    gpu.dispatch_with(
-        &k::POOL_BACKWARD,
-        &pool.backward_consts(),
-        &p,
-        &[dy, &unused_idx, &dx],
-        groups_1d(dx.len().div_ceil(4), 64),
-    );
-    dx
+    pool.backward(gpu, x_shape, mode, dy, &unused_idx)
+}
+
+/// `ADVLAB_POOL_ROW4=0` turns `backward_row4` off (comparing it against
+/// `backward` on one machine; the tests run both).
+fn row4_disabled() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var("ADVLAB_POOL_ROW4").as_deref() == Ok("0"))
 }
