@@ -156,6 +156,13 @@ fn pgd_step_inf4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 @group(0) @binding(11) var<storage, read_write> cw_best: array<f32>;
 @group(0) @binding(12) var<storage, read_write> cw_dz: array<f32>;
 @group(0) @binding(13) var<storage, read> cw_gx: array<f32>;
+// cw_adam reads the state and the input gradient from linear-texture
+// copies of cw_s and cw_gx (see Gpu::dispatch_binds): on lavapipe a texel
+// fetch costs a fraction of a per-lane storage load.
+@group(0) @binding(30) var cw_st4t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(31) var cw_gxt: texture_storage_2d<rgba32float, read>;
+
+// @include common/linear_tex.wgsl
 
 // Per-image state row of cw_st (ST floats):
 const ST: u32 = 12u;
@@ -286,12 +293,12 @@ fn cw_adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocat
         let base = b * p.n;
         for (var f = r; f < p.n; f += LPI) {
             let i = base + f;
-            let s = cw_s[i];
+            let s = ldt(cw_st4t, i);
             let t = tanh_s(s.x + s.w);
             let xp = t * p.mul + p.plus;
             if (copy) { cw_best[i] = xp; }
             let xb = cw_xval(s.w);
-            let g = (cw_gx[i] + 2.0 * (xp - xb)) * (1.0 - t * t) * p.mul;
+            let g = (ld(cw_gxt, i) + 2.0 * (xp - xb)) * (1.0 - t * t) * p.mul;
             let m = p.beta1 * s.y + (1.0 - p.beta1) * g;
             let v = p.beta2 * s.z + (1.0 - p.beta2) * g * g;
             let d = s.x - p.lr_t * m / (sqrt(v) + p.adam_eps);

@@ -248,8 +248,9 @@ pub fn cw_adam(
         adam_eps: adam.eps,
         ..Default::default()
     };
-    // storage bindings in binding order: s, xp, st, best, gx
-    gpu.dispatch_with(&k::ATTACK_CW_ADAM, &[("LPI", lpi as f64)], &p, &[s, xp, st, best, gx], groups_1d(b * lpi, 64));
+    // in binding order: s, xp, st, best (storage), then s and gx again as
+    // textures to read
+    gpu.dispatch_with(&k::ATTACK_CW_ADAM, &[("LPI", lpi as f64)], &p, &[s, xp, st, best, s, gx], groups_1d(b * lpi, 64));
 }
 
 /// JSMA stopping test and backward seeds. `probs`: F = softmax (else logits).
