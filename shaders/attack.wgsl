@@ -120,22 +120,26 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
     }
 }
 
-// vec4 views of x0, grad and xk for pgd_step_inf4.
-@group(0) @binding(25) var<storage, read> x04: array<vec4<f32>>;
-@group(0) @binding(26) var<storage, read> grad4: array<vec4<f32>>;
+// vec4 view of xk for pgd_step_inf4's stores.
 @group(0) @binding(27) var<storage, read_write> xk4: array<vec4<f32>>;
 
 // pgd_step's L∞ step on vec4s (features per image a multiple of 4): no
 // reduction, so one lane per 4 features of the flat batch, a quarter of
 // the storage accesses (FGSM at 1000 x 784: 10-12 -> 6.5 ms a batch on
 // lavapipe, --profile).
+// x0, grad and xk are read from linear-texture copies (texel fetches
+// instead of per-lane storage loads; x0's copy is kept across PGD steps).
+@group(0) @binding(32) var x0t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(33) var gradt: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(34) var xkt: texture_storage_2d<rgba32float, read>;
+
 @compute @workgroup_size(256)
 fn pgd_step_inf4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
     if (i >= p.n / 4u * p.batch) { return; }
-    var v = xk4[i] + p.step * p.dir * sign(grad4[i]);
+    var v = ldt(xkt, i) + p.step * p.dir * sign(ldt(gradt, i));
     if ((p.flags & 1u) != 0u) {
-        let x = x04[i];
+        let x = ldt(x0t, i);
         v = clamp(v, x - p.eps, x + p.eps);
     }
     xk4[i] = clamp(v, vec4<f32>(p.lo), vec4<f32>(p.hi));

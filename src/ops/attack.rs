@@ -117,8 +117,9 @@ pub fn pgd_step(
         ..Default::default()
     };
     if norm == StepNorm::Inf && n.is_multiple_of(4) {
-        // bindings in order: x04 (25), grad4 (26), xk4 (27)
-        gpu.dispatch(&k::ATTACK_PGD_STEP_INF4, &p, &[x0, g, xk], groups_1d(b * n / 4, 256));
+        // bindings in order: xk4 (27, written), then x0, grad, xk as
+        // textures to read (32-34)
+        gpu.dispatch(&k::ATTACK_PGD_STEP_INF4, &p, &[xk, x0, g, xk], groups_1d(b * n / 4, 256));
         return;
     }
     gpu.dispatch(&k::ATTACK_PGD_STEP, &p, &[x0, g, xk], per_image_groups(gpu, b, "pgd_step"));
