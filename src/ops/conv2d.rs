@@ -15,26 +15,27 @@
 //!
 //! Measured on lavapipe (Mesa 22.3, 2 shared cores, batch 64; ms of process
 //! CPU time per call, which stays meaningful on a loaded machine;
-//! `cargo test --test conv bench -- --ignored --nocapture`; Im2col used the
-//! GEMM of the day):
+//! `cargo test --release --test conv bench -- --ignored --nocapture`,
+//! 2026-12-07, after the fast forward's accumulator-column order):
 //!
 //! | layer | pass | Auto | Direct | Im2col |
 //! |---|---|---:|---:|---:|
-//! | LeNet conv1 1x28x28 -> 6, 5x5 | forward | 4 | 16 | 174 |
-//! | | data grad | 24 | 114 | 78 |
-//! | | weight grad | 4 | 22 | 184 |
-//! | LeNet conv2 6x12x12 -> 16, 5x5 | forward | 6 | 20 | 98 |
-//! | | data grad | 22 | 54 | 32 |
-//! | | weight grad | 8 | 22 | 106 |
-//! | AlexNet-CIFAR conv1 3x32x32 -> 64, 5x5 pad 2 | forward | 156 | 642 | 966 |
-//! | | data grad | 260 | 1564 | 732 |
-//! | | weight grad | 134 | 670 | 1014 |
+//! | LeNet conv1 1x28x28 -> 6, 5x5 | forward | 2 | 16 | 40 |
+//! | | data grad | 6 | 112 | 20 |
+//! | | weight grad | 2 | 22 | 32 |
+//! | LeNet conv2 6x12x12 -> 16, 5x5 | forward | 2 | 20 | 22 |
+//! | | data grad | 6 | 52 | 16 |
+//! | | weight grad | 4 | 20 | 20 |
+//! | AlexNet-CIFAR conv1 3x32x32 -> 64, 5x5 pad 2 | forward | 42 | 614 | 284 |
+//! | | data grad | 54 | 1518 | 186 |
+//! | | weight grad | 44 | 632 | 262 |
 //!
-//! (AlexNet forward: 4.0 GFLOP per CPU-second on the fast path.) im2col
+//! (AlexNet forward: 15 GFLOP per CPU-second on the fast path, 29 GFLOP/s
+//! wall clock, against 4.0 per CPU-second before the reordering.) im2col
 //! loses on lavapipe twice over: its shuffles (im2col, col2im, the NCHW
 //! swaps) cost a scalar load per element (~60-90 ms each on the AlexNet
-//! layer), and the GEMM on these long, thin shapes ran below 1 GFLOP per
-//! CPU-second. On real GPUs the balance may differ; `Im2col` stays
+//! layer), and the GEMM on these long, thin shapes was slow (the whole
+//! Im2col forward: 2.2 GFLOP per CPU-second today). On real GPUs the balance may differ; `Im2col` stays
 //! selectable through the `*_algo` functions.
 
 use std::sync::Arc;
