@@ -158,10 +158,12 @@ fn wload(kw: u32, wi: u32) {
     }
 }
 
-// acc[4r + 2h + q] += sum over taps kw of outer(px(r, kw, 4h), wv[2kw + q]):
-// each accumulator takes all KW taps in a row, so llvmpipe, which spills
-// the 256 accumulators, reloads each once per kernel row instead of once
-// per tap (the GEMM's row-major order, build/gemm_tex_gen.rs).
+// Column j of acc[i], i = 4r + 2h + q (output row r, pixels 4h..4h+3,
+// channel 4q + j) += sum over taps kw of px(r, kw, 4h) * wv[2kw + q][j]:
+// the column takes all KW taps of the kernel row at once, so llvmpipe,
+// which spills the 256 accumulators, reloads it once per kernel row
+// instead of once per tap (the GEMM's row-major order,
+// build/gemm_tex_gen.rs).
 fn acc_col(i: u32, r: u32, h: u32, q: u32, j: u32) {
     var s = acc[i][j];
     s += px(r, 0u, 4u * h) * wv[q][j];
