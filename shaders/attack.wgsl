@@ -124,11 +124,11 @@ fn pgd_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
 @group(0) @binding(27) var<storage, read_write> xk4: array<vec4<f32>>;
 
 // pgd_step's L∞ step on vec4s (features per image a multiple of 4): no
-// reduction, so one lane per 4 features of the flat batch, a quarter of
-// the storage accesses (FGSM at 1000 x 784: 10-12 -> 6.5 ms a batch on
-// lavapipe, --profile).
-// x0, grad and xk are read from linear-texture copies (texel fetches
-// instead of per-lane storage loads; x0's copy is kept across PGD steps).
+// reduction, so one lane per 4 features of the flat batch. x0, grad and xk
+// are read from linear-texture copies (texel fetches instead of per-lane
+// storage loads; x0's copy is kept across PGD steps): 10-12 ms a batch
+// with scalar storage loads, 6.5 with vec4 ones, ~1.3 with textures (FGSM
+// at 1000 x 784 on lavapipe, --profile).
 @group(0) @binding(32) var x0t: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(33) var gradt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(34) var xkt: texture_storage_2d<rgba32float, read>;

@@ -27,6 +27,17 @@ use rand::Rng;
 
 // ---- helpers ---------------------------------------------------------------
 
+/// WGSL's sign(): -1, 0 or 1 (f64::signum gives 1 at +0).
+fn sign0(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlp_784_32_16_10")
 }
@@ -164,13 +175,7 @@ fn fgsm_equals_closed_form_of_f64_oracle() {
                 assert_eq!(r.adv[i * 784 + c], x[i * 784 + c], "zero-gradient pixel {c} of image {i} moved");
             }
             for j in 0..784 {
-                let s = if g[j] > 0.0 {
-                    1.0f32
-                } else if g[j] < 0.0 {
-                    -1.0
-                } else {
-                    0.0
-                };
+                let s = sign0(g[j]) as f32;
                 let dir = if targeted { -1.0f32 } else { 1.0 };
                 let want = (x[i * 784 + j] + dir * eps * s).clamp(0.0, 1.0);
                 let got = r.adv[i * 784 + j];
@@ -239,13 +244,7 @@ fn pgd_step_linf_matches_f64() {
             );
             let want: Vec<f64> = (0..b * n)
                 .map(|i| {
-                    let s = if g[i] > 0.0 {
-                        1.0
-                    } else if g[i] < 0.0 {
-                        -1.0
-                    } else {
-                        0.0
-                    };
+                    let s = sign0(g[i] as f64);
                     let mut v = xk[i] as f64 + (step * dir) as f64 * s;
                     if project {
                         v = v.clamp(x0[i] as f64 - eps as f64, x0[i] as f64 + eps as f64);

@@ -251,7 +251,13 @@ pub fn cw_adam(
     };
     // in binding order: s, xp, st, best (storage), then s and gx again as
     // textures to read
-    gpu.dispatch_with(&k::ATTACK_CW_ADAM, &[("LPI", lpi as f64)], &p, &[s, xp, st, best, s, gx], groups_1d(b * lpi, 64));
+    gpu.dispatch_with(
+        &k::ATTACK_CW_ADAM,
+        &[("LPI", lpi as f64)],
+        &p,
+        &[s, xp, st, best, s, gx],
+        groups_1d(b * lpi, 64),
+    );
 }
 
 /// JSMA stopping test and backward seeds. `probs`: F = softmax (else logits).

@@ -35,8 +35,9 @@
 //! loses on lavapipe twice over: its shuffles (im2col, col2im, the NCHW
 //! swaps) cost a scalar load per element (~60-90 ms each on the AlexNet
 //! layer), and the GEMM on these long, thin shapes was slow (the whole
-//! Im2col forward: 2.2 GFLOP per CPU-second today). On real GPUs the balance may differ; `Im2col` stays
-//! selectable through the `*_algo` functions.
+//! Im2col forward: 2.2 GFLOP per CPU-second today). On real GPUs the
+//! balance may differ; `Im2col` stays selectable through the `*_algo`
+//! functions.
 
 use std::sync::Arc;
 

@@ -90,7 +90,7 @@ impl Pool2d {
         let dx = gpu.alloc(x_shape);
         let p = self.params(x_shape, mode);
         let groups = groups_1d(dx.len().div_ceil(4), 64);
-        if x_shape[3] % 4 == 0 && !row4_disabled() {
+        if x_shape[3].is_multiple_of(4) && !row4_disabled() {
             gpu.dispatch_with(&k::POOL_BACKWARD_ROW4, &self.backward_row4_consts(), &p, &[dy, idx, &dx], groups);
         } else {
             gpu.dispatch_with(&k::POOL_BACKWARD, &self.backward_consts(), &p, &[dy, idx, &dx], groups);
@@ -170,7 +170,7 @@ pub fn avg_pool2d_backward(
 }
 
 /// `ADVLAB_POOL_ROW4=0` turns `backward_row4` off (comparing it against
-/// `backward` on one machine; the tests run both).
+/// `backward` on one machine; the tests reach both through their shapes).
 fn row4_disabled() -> bool {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *OFF.get_or_init(|| std::env::var("ADVLAB_POOL_ROW4").as_deref() == Ok("0"))
