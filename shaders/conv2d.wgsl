@@ -498,10 +498,8 @@ fn gput(kh: u32, kw: u32, base: u32, ckk: u32, nleft: u32) {
 // (ow a multiple of 4; one vec4 of the output per invocation); ph, pw are
 // signed (bitcast), so a negative pad crops. Source [n,c,h,w]; out is
 // `padded` (bound as a linear texture by the fast kernels, see `ldt`).
-@compute @workgroup_size(64)
-fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = linear(gid, nwg);
-    if (e >= p.total) { return; }
+// vec4 e of the padded planes (see `pad`).
+fn pad_vec(e: u32) -> vec4<f32> {
     let w4n = p.ow / 4u;
     let j = (e % w4n) * 4u;
     let r1 = e / w4n;
@@ -516,7 +514,23 @@ fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
         let s = vec4<u32>(select(vec4<i32>(0), row + sj, ok));
         v = select(vec4<f32>(0.0), vec4<f32>(ld(xs, s.x), ld(xs, s.y), ld(xs, s.z), ld(xs, s.w)), ok);
     }
-    padded[e] = v;
+    return v;
+}
+
+@compute @workgroup_size(64)
+fn pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear(gid, nwg);
+    if (e >= p.total) { return; }
+    padded[e] = pad_vec(e);
+}
+
+// `pad` straight into the linear texture its readers bind (vec4 e at texel
+// (e % 4096, e / 4096)): no buffer write and no copy of it afterwards.
+@compute @workgroup_size(64)
+fn pad_tex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear(gid, nwg);
+    if (e >= p.total) { return; }
+    textureStore(lin, vec2<u32>(e & 4095u, e >> 12u), pad_vec(e));
 }
 
 // Weights for forward_fast: out[k * chunk*4 + j], k = tap (c,kh,kw) of the

@@ -597,9 +597,10 @@ impl Gpu {
         }
     }
 
-    /// `t`'s linear texture copy: the cached one while `t` is unwritten,
-    /// else a copy recorded now.
-    fn linear_copy(&self, rec: &mut Recorder, t: &Tensor) -> wgpu::TextureView {
+    /// The cache key of `t`'s linear texture (vec4 i at texel
+    /// (i % LINEAR_WIDTH, i / LINEAR_WIDTH)); panics when the adapter's
+    /// textures are too small for it.
+    fn linear_key(&self, t: &Tensor) -> TexKey {
         let vecs = t.len().div_ceil(4).max(1);
         let rows = vecs.div_ceil(LINEAR_WIDTH) as u32;
         assert!(
@@ -608,6 +609,24 @@ impl Gpu {
             t.shape(),
             self.limits.max_texture_dimension_2d
         );
+        [0, vecs as u32, 0, 0, 0, 0, LINEAR_WIDTH as u32, rows]
+    }
+
+    /// For a kernel that produces `t` only for texture reads: the linear
+    /// texture that texture bindings of `t` will read, for the caller's
+    /// next dispatch to write whole (`texture_storage_2d<rgba32float,
+    /// write>`), in place of writing `t` and copying it. `t`'s buffer stays
+    /// unwritten, so bind `t` only to texture bindings afterwards. `None`
+    /// when the texture cache is off (then write the buffer).
+    pub fn claim_linear_texture(&self, t: &Tensor) -> Option<wgpu::TextureView> {
+        self.linear_textures.claim(&self.device, t, self.linear_key(t))
+    }
+
+    /// `t`'s linear texture copy: the cached one while `t` is unwritten,
+    /// else a copy recorded now.
+    fn linear_copy(&self, rec: &mut Recorder, t: &Tensor) -> wgpu::TextureView {
+        let key = self.linear_key(t);
+        let vecs = key[1] as usize;
         // whole rows of LINEAR_WIDTH texels, then the partial last row
         let (full, rest) = (vecs / LINEAR_WIDTH, vecs % LINEAR_WIDTH);
         let row_bytes = (LINEAR_WIDTH * 16) as u32;
@@ -620,7 +639,6 @@ impl Gpu {
             let offset = (full * LINEAR_WIDTH * 16) as u64;
             regions.push(CopyRegion { offset, bytes_per_row: row_bytes, width: rest as u32, rows: 1, y: full as u32 });
         }
-        let key = [0, vecs as u32, 0, 0, 0, 0, LINEAR_WIDTH as u32, rows];
         self.linear_textures.get_or_fill(&self.device, t, key, |texture, _| {
             rec.cmds.push(Cmd::CopyToTexture { src: t.buffer().clone(), texture: texture.clone(), regions })
         })

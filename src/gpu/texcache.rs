@@ -68,14 +68,7 @@ impl TexCache {
     ) -> wgpu::TextureView {
         let mut map = self.entries.lock().unwrap();
         let version = t.version();
-        let e = map.entry((t.buffer().clone(), key)).or_insert_with(|| {
-            let usage = wgpu::TextureUsages::TEXTURE_BINDING
-                | wgpu::TextureUsages::STORAGE_BINDING
-                | wgpu::TextureUsages::COPY_DST;
-            let texture = super::context::rgba32f_texture(device, key[6], key[7], usage, "texture copy of a tensor");
-            let view = texture.create_view(&Default::default());
-            Entry { version: 0, texture, view }
-        });
+        let e = Self::entry(&mut map, device, t, key);
         if self.enabled && e.version == version {
             self.hits.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -84,5 +77,38 @@ impl TexCache {
             self.fills.fetch_add(1, Ordering::Relaxed);
         }
         e.view.clone()
+    }
+
+    /// The texture for `t` in layout `key`, stamped as holding `t`'s
+    /// current contents before anything is written to it: the caller
+    /// records, next and in stream order, the dispatch that writes the
+    /// whole texture (the tensor's buffer itself stays unwritten, so `t`
+    /// is then readable only through this texture). `None` when the cache
+    /// is off, since a refill would copy the unwritten buffer.
+    pub fn claim(&self, device: &wgpu::Device, t: &Tensor, key: TexKey) -> Option<wgpu::TextureView> {
+        if !self.enabled {
+            return None;
+        }
+        let mut map = self.entries.lock().unwrap();
+        let e = Self::entry(&mut map, device, t, key);
+        e.version = t.version();
+        self.fills.fetch_add(1, Ordering::Relaxed);
+        Some(e.view.clone())
+    }
+
+    fn entry<'a>(
+        map: &'a mut HashMap<(wgpu::Buffer, TexKey), Entry>,
+        device: &wgpu::Device,
+        t: &Tensor,
+        key: TexKey,
+    ) -> &'a mut Entry {
+        map.entry((t.buffer().clone(), key)).or_insert_with(|| {
+            let usage = wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::STORAGE_BINDING
+                | wgpu::TextureUsages::COPY_DST;
+            let texture = super::context::rgba32f_texture(device, key[6], key[7], usage, "texture copy of a tensor");
+            let view = texture.create_view(&Default::default());
+            Entry { version: 0, texture, view }
+        })
     }
 }

@@ -514,7 +514,8 @@ fn pack(gpu: &Gpu, w: &Tensor, g: &ConvGeom, flipped: bool) -> wgpu::TextureView
 
 /// Copy [planes, h, w] into a zero-filled [planes, hp, wp] with the source
 /// at offset (pad.0, pad.1) (negative crops), for the fast kernels to bind
-/// as a linear texture.
+/// as a linear texture. Bind the result only to texture bindings: with the
+/// texture cache on, only its texture is written, not its buffer.
 fn pad_planes(
     gpu: &Arc<Gpu>,
     x: &Tensor,
@@ -537,14 +538,15 @@ fn pad_planes(
         total: vecs as u32,
         ..Default::default()
     };
-    // bindings in order: xs(14) (x copied into a texture), padded(15)
-    gpu.dispatch_binds(
-        &k::CONV2D_PAD,
-        &[],
-        &p,
-        &[Bind::Buf(x, None), Bind::Buf(&out, None)],
-        groups_1d(vecs, WG as u32),
-    );
+    let groups = groups_1d(vecs, WG as u32);
+    // Every reader binds the padded planes as a texture: write that texture
+    // and skip the buffer (LeNet: a copy of ~2M floats a step saved).
+    match gpu.claim_linear_texture(&out) {
+        // bindings in order: lin(12), xs(14) (x copied into a texture)
+        Some(tex) => gpu.dispatch_binds(&k::CONV2D_PAD_TEX, &[], &p, &[Bind::Tex(&tex), Bind::Buf(x, None)], groups),
+        // bindings in order: xs(14), padded(15)
+        None => gpu.dispatch_binds(&k::CONV2D_PAD, &[], &p, &[Bind::Buf(x, None), Bind::Buf(&out, None)], groups),
+    }
     out
 }
 
