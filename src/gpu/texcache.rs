@@ -96,6 +96,8 @@ impl TexCache {
         Some(e.view.clone())
     }
 
+    // wgpu::Buffer hashes and compares by id, not by its mutable state
+    #[allow(clippy::mutable_key_type)]
     fn entry<'a>(
         map: &'a mut HashMap<(wgpu::Buffer, TexKey), Entry>,
         device: &wgpu::Device,
