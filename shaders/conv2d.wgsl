@@ -58,6 +58,9 @@ struct Params {
 @group(0) @binding(14) var xs: texture_storage_2d<rgba32float, read>;
 // `pad`'s output, vec4 i of the padded tensor
 @group(0) @binding(15) var<storage, read_write> padded: array<vec4<f32>>;
+// forward_fast's output: vec4 stores where a tile's 8 columns are two
+// aligned vec4s (llvmpipe stores lane by lane, so 4x fewer stores)
+@group(0) @binding(16) var<storage, read_write> out4: array<vec4<f32>>;
 
 // @include common/linear_tex.wgsl
 
@@ -311,12 +314,22 @@ fn put_fast(ca: vec4<f32>, cb: vec4<f32>, o: u32, n: u32, oh: u32, ow0: u32, has
     if (o >= p.o) { return; }
     let b = select(0.0, bias[o], has_bias);
     let rowb = ((n * p.o + o) * p.oh + oh) * p.ow;
+    var va = ca + b;
+    var vb = cb + b;
+    if ((p.flags & 4u) != 0u) {
+        va = max(va, vec4<f32>(0.0));
+        vb = max(vb, vec4<f32>(0.0));
+    }
+    if ((p.ow & 3u) == 0u && ow0 + 8u <= p.ow) {
+        let e4 = (rowb + ow0) >> 2u;
+        out4[e4] = va;
+        out4[e4 + 1u] = vb;
+        return;
+    }
     for (var t = 0u; t < 8u; t++) {
-        let ow = ow0 + t;
-        if (ow >= p.ow) { return; }
-        var v = select(ca[t & 3u], cb[t & 3u], t >= 4u) + b;
-        if ((p.flags & 4u) != 0u) { v = max(v, 0.0); }
-        out[rowb + ow] = v;
+        let e = rowb + ow0 + t;
+        if (ow0 + t >= p.ow) { return; }
+        out4[e >> 2u][e & 3u] = select(va[t & 3u], vb[t & 3u], t >= 4u);
     }
 }
 

@@ -634,8 +634,8 @@ fn fast_conv(
         ..Default::default()
     };
     let groups = grid(gpu, [(f.n * f.oht() * f.owt()).div_ceil(WG), f.cout.div_ceil(f.toc()), 1], "forward_fast");
-    // bindings in order: bias(3), out(5), xt(10), wtt(11)
-    let binds = [Bind::Buf(b.unwrap_or(w), None), Bind::Buf(y, None), Bind::Buf(xp, None), Bind::Tex(&wt)];
+    // bindings in order: bias(3), xt(10), wtt(11), out4(16)
+    let binds = [Bind::Buf(b.unwrap_or(w), None), Bind::Buf(xp, None), Bind::Tex(&wt), Bind::Buf(y, None)];
     gpu.dispatch_binds(&k::CONV2D_FORWARD_FAST, &f.consts(), &p, &binds, groups);
 }
 
