@@ -1,5 +1,5 @@
-// Optimiser updates, one thread per 4 parameters. Every operand is read
-// from a linear texture copy (see Gpu::dispatch_binds; w, m and v are bound
+// Optimiser updates, one thread per 4 parameters. Operands are read
+// (except by `sgd_small`) from a linear texture copy (see Gpu::dispatch_binds; w, m and v are bound
 // twice: a texture to read, a storage buffer to write): on lavapipe a
 // storage load is a per-lane loop, a texel fetch a few cycles. Pooled
 // buffers are padded to 256 bytes, so the last vec4 is always in bounds;
@@ -29,6 +29,8 @@ struct Params {
 @group(0) @binding(5) var wt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(6) var mt: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(7) var vt: texture_storage_2d<rgba32float, read>;
+// the gradient as a buffer (`sgd_small`)
+@group(0) @binding(8) var<storage, read> gb: array<vec4<f32>>;
 
 // @include common/linear_tex.wgsl
 
@@ -42,6 +44,20 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
     let wi = ldt(wt, i);
     let d = ldt(gt, i) + p.weight_decay * wi;
     let mi = p.momentum * ldt(mt, i) + d;
+    m[i] = mi;
+    w[i] = wi - p.lr * mi;
+}
+
+// `sgd` for small tensors, reading w, g and m straight from their buffers:
+// below a few thousand vec4s the three texture copies (each about as dear
+// as a dispatch on lavapipe) cost more than the slow storage loads.
+@compute @workgroup_size(256)
+fn sgd_small(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= (p.n + 3u) / 4u) { return; }
+    let wi = w[i];
+    let d = gb[i] + p.weight_decay * wi;
+    let mi = p.momentum * m[i] + d;
     m[i] = mi;
     w[i] = wi - p.lr * mi;
 }

@@ -196,8 +196,14 @@ fn softmax_xent_matches_oracle_and_finite_differences() {
 
 #[test]
 fn sgd_and_adam_match_pytorch_formulas() {
+    // 333: `sgd_small` (buffers); 20001: `sgd` (texture reads)
+    for n in [333, 20001] {
+        sgd_and_adam_match(n);
+    }
+}
+
+fn sgd_and_adam_match(n: usize) {
     let gpu = gpu();
-    let n = 333;
     let w0 = randn(&mut rng(10), n, 1.0);
     let gs: Vec<Vec<f32>> = (0..3).map(|s| randn(&mut rng(20 + s), n, 1.0)).collect();
     // SGD momentum 0.9, wd 1e-3, lr 0.1 for 3 steps

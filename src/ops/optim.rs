@@ -19,13 +19,26 @@ crate::gpu::params::params_struct! {
     }
 }
 
+/// Tensors up to this many elements take `sgd_small` (buffers, no texture
+/// copies). ADVLAB_SGD_SMALL overrides it (0: never).
+fn small_limit() -> usize {
+    static L: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *L.get_or_init(|| std::env::var("ADVLAB_SGD_SMALL").ok().and_then(|v| v.parse().ok()).unwrap_or(16384))
+}
+
 /// PyTorch SGD with momentum (dampening 0) and L2 weight decay, in place.
 pub fn sgd(gpu: &Gpu, w: &Tensor, g: &Tensor, m: &Tensor, lr: f32, momentum: f32, weight_decay: f32) {
     let n = w.len();
     assert!(g.len() == n && m.len() == n, "sgd: state length mismatch");
     let p = Params { n: n as u32, lr, momentum, weight_decay, ..Default::default() };
-    // w and m twice: storage to write (1, 3), textures to read (5, 6)
-    gpu.dispatch(&k::OPTIM_SGD, &p, &[w, g, m, w, m], groups_1d(n.div_ceil(4), 256));
+    let groups = groups_1d(n.div_ceil(4), 256);
+    if n <= small_limit() {
+        // w(1), m(3), gb(8)
+        gpu.dispatch(&k::OPTIM_SGD_SMALL, &p, &[w, m, g], groups);
+    } else {
+        // w and m twice: storage to write (1, 3), textures to read (5, 6)
+        gpu.dispatch(&k::OPTIM_SGD, &p, &[w, g, m, w, m], groups);
+    }
 }
 
 /// PyTorch Adam at step `t` (1-based), in place.
