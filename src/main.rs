@@ -259,6 +259,11 @@ enum BenchCmd {
         /// Timed repetitions per pass after one warm-up
         #[arg(long, default_value_t = 5)]
         reps: usize,
+        /// First time every algorithm (fast, direct, im2col) on each pass of each layer at --batch and record the
+        /// fastest for this adapter and shape in the conv tuning file ($ADVLAB_CONV_TUNING, else
+        /// ~/.cache/advlab/conv-tuning.json), which training and attacks then follow at that batch size
+        #[arg(long)]
+        tune: bool,
         /// Where to write results.json
         #[arg(long, default_value = "results.json")]
         results: PathBuf,
@@ -376,7 +381,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Detect(d) => cli::detect::run(&g, &d),
         Cmd::Reproduce(r) => cli::reproduce::run(&g, &r),
         Cmd::Bench(BenchCmd::Gemm { sizes, reps, results }) => cli::bench::gemm(&g, &sizes, reps, &results),
-        Cmd::Bench(BenchCmd::Conv { arch, batch, reps, results }) => cli::bench::conv(&g, &arch, batch, reps, &results),
+        Cmd::Bench(BenchCmd::Conv { arch, batch, reps, tune, results }) => {
+            cli::bench::conv(&g, &arch, batch, reps, tune, &results)
+        }
         Cmd::Bench(BenchCmd::Attack { arch, model, data, count, batch, seed, results }) => {
             cli::attack::bench(&g, &arch, model.as_deref(), &data, count, batch, seed, &results)
         }

@@ -414,3 +414,89 @@ fn conv_relu_matches_oracle() {
         assert_close(&format!("conv_relu db {cs:?}"), &gpu.read(grads.get(bv).unwrap()), &want_db, tl);
     }
 }
+
+// ---- per-layer tuning (ops::conv_tuning) ------------------------------------
+
+/// A record for one pass and shape sends `Auto` there and nowhere else, and
+/// the recorded algorithm gives the oracle's answer.
+#[test]
+fn tuning_record_steers_auto_for_its_shape_only() {
+    use advlab::ops::conv_tuning::{self as tuning, ConvPass};
+    if tuning::default_path().is_none() || ConvAlgo::from_env() != ConvAlgo::Auto {
+        eprintln!("skipping: ADVLAB_CONV_TUNING=off or ADVLAB_CONV_ALGO set");
+        return;
+    }
+    let gpu = gpu();
+    // a shape no other test uses (records are per process)
+    let cs: Case = (3, 5, 6, 6, 7, 3, 3, 1, 1, 1, 1);
+    let (n, c, h, wd, o, kh, kw, sh, sw, ph, pw) = cs;
+    let g = cv::ConvGeom::new(&[n, c, h, wd], &[o, c, kh, kw], (sh, sw), (ph, pw));
+    let other = cv::ConvGeom::new(&[n + 1, c, h, wd], &[o, c, kh, kw], (sh, sw), (ph, pw));
+    assert_eq!(cv::algo_for(&gpu, ConvPass::Forward, &g), ConvAlgo::Fast);
+    tuning::record(&gpu, ConvPass::Forward, &g, ConvAlgo::Im2col);
+    tuning::record(&gpu, ConvPass::Data, &g, ConvAlgo::Direct);
+    assert_eq!(cv::algo_for(&gpu, ConvPass::Forward, &g), ConvAlgo::Im2col);
+    assert_eq!(cv::algo_for(&gpu, ConvPass::Data, &g), ConvAlgo::Direct);
+    assert_eq!(cv::algo_for(&gpu, ConvPass::Weight, &g), ConvAlgo::Fast);
+    assert_eq!(cv::algo_for(&gpu, ConvPass::Forward, &other), ConvAlgo::Fast, "a record for another batch size");
+    let d = data(cs, 77);
+    let tx = gpu.upload(&d.x, &[n, c, h, wd]);
+    let tw = gpu.upload(&d.w, &[o, c, kh, kw]);
+    let y = cv::conv2d_forward(&gpu, &tx, &tw, None, (sh, sw), (ph, pw));
+    let want = conv_ref(&f64s(&d.x), &f64s(&d.w), None, cs);
+    assert_close("forward through a tuning record", &gpu.read(&y), &want, tol(cs));
+}
+
+/// `tune` times every algorithm that handles each pass and records the
+/// fastest of what it measured (no claim about which that is).
+#[test]
+fn tune_records_the_fastest_it_measured() {
+    use advlab::ops::conv_tuning::{self as tuning, ConvPass};
+    if tuning::default_path().is_none() || ConvAlgo::from_env() != ConvAlgo::Auto {
+        eprintln!("skipping: ADVLAB_CONV_TUNING=off or ADVLAB_CONV_ALGO set");
+        return;
+    }
+    let gpu = gpu();
+    let g = cv::ConvGeom::new(&[2, 3, 7, 9], &[4, 3, 3, 3], (1, 1), (1, 1));
+    let timings = tuning::tune(&gpu, &g, 1);
+    assert_eq!(timings.iter().map(|t| t.pass).collect::<Vec<_>>(), ConvPass::ALL);
+    for t in &timings {
+        let names: Vec<&str> = t.seconds.iter().map(|s| s.0).collect();
+        assert_eq!(names, ["fast", "direct", "im2col"], "{:?}", t.pass);
+        assert!(t.seconds.iter().all(|s| s.1 > 0.0 && s.1.is_finite()));
+        let best = t.seconds.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
+        assert_eq!(t.chosen, best);
+        let want = tuning::CANDIDATES.iter().find(|c| c.0 == best).unwrap().1;
+        assert_eq!(cv::algo_for(&gpu, t.pass, &g), want);
+    }
+    // stride 2: the fast data gradient does not apply, so no "fast" entry
+    let g2 = cv::ConvGeom::new(&[1, 2, 9, 9], &[3, 2, 3, 3], (2, 2), (0, 0));
+    let t2 = tuning::tune(&gpu, &g2, 1);
+    assert_eq!(t2[1].seconds.iter().map(|s| s.0).collect::<Vec<_>>(), ["direct", "im2col"]);
+}
+
+/// The tuning file: absent is empty, a good one round-trips, a corrupt one
+/// or one naming an unknown algorithm is refused naming the file.
+#[test]
+fn tuning_file_is_checked() {
+    use advlab::ops::conv_tuning as tuning;
+    let dir = std::env::temp_dir().join(format!("advlab-tuning-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(tuning::read(&dir.join("absent.json")).unwrap().is_empty());
+    let good = dir.join("good.json");
+    std::fs::write(&good, r#"{"version": 1, "adapters": {"gpu A": {"forward x1": "im2col", "data x1": "fast"}}}"#)
+        .unwrap();
+    let r = tuning::read(&good).unwrap();
+    assert_eq!(r["gpu A"]["forward x1"], "im2col");
+    for (name, text) in [
+        ("truncated.json", r#"{"version": 1, "adapters": {"#),
+        ("wrong-version.json", r#"{"version": 2, "adapters": {}}"#),
+        ("unknown-algo.json", r#"{"version": 1, "adapters": {"gpu A": {"forward x1": "winograd"}}}"#),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        let e = format!("{:#}", tuning::read(&p).unwrap_err());
+        assert!(e.contains(name) && e.contains("not a conv tuning file"), "{name}: {e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::data::{self, DataSpec, Split};
 use crate::gpu::GpuOptions;
@@ -81,7 +81,14 @@ pub use crate::nn::arch::{conv_layers, ConvLayerShape};
 /// GFLOP/s of every conv layer of each architecture at `batch`, counting
 /// 2·MACs per pass (forward 1 pass, backward 2). `reps` timed repetitions
 /// after one warm-up, each followed by a device sync.
-pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, results: &Path) -> Result<()> {
+pub fn conv(
+    gpu_opts: &GpuOptions,
+    archs: &[String],
+    batch: usize,
+    reps: usize,
+    tune: bool,
+    results: &Path,
+) -> Result<()> {
     use crate::ops::conv2d::{self, ConvGeom};
     use rand::{Rng, SeedableRng};
     use std::time::Instant;
@@ -91,6 +98,7 @@ pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, 
     for arch in &parsed {
         crate::nn::capacity::check_train_batch(arch, &gpu, batch)?;
     }
+    let tuning = if tune { tune_layers(&gpu, &parsed, batch, reps)? } else { Value::Null };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect() };
     let mut rows = Vec::new();
@@ -183,12 +191,49 @@ pub fn conv(gpu_opts: &GpuOptions, archs: &[String], batch: usize, reps: usize, 
         &report::envelope(
             "bench conv",
             Some(&gpu),
-            json!({"archs": archs, "batch": batch, "reps": reps, "seed": 0, "flops": "2*MACs per pass; backward = data + weight (+ bias)"}),
-            json!({"layers": json_rows}),
+            json!({"archs": archs, "batch": batch, "reps": reps, "seed": 0, "tune": tune,
+                "flops": "2*MACs per pass; backward = data + weight (+ bias)"}),
+            json!({"layers": json_rows, "tuning": tuning}),
         ),
     )?;
     super::print_profile(&gpu);
     Ok(())
+}
+
+/// `bench conv --tune`: time each algorithm on each pass of every conv
+/// layer, record the fastest (`ops::conv_tuning`), print the timings and
+/// save the records. Returns the timings for results.json.
+fn tune_layers(gpu: &std::sync::Arc<crate::gpu::Gpu>, archs: &[Arch], batch: usize, reps: usize) -> Result<Value> {
+    use crate::ops::conv2d::ConvGeom;
+    use crate::ops::conv_tuning::{self, CANDIDATES};
+    let mut rows = Vec::new();
+    let mut json_rows = Vec::new();
+    for arch in archs {
+        for ConvLayerShape { name, x, w, stride, pad } in conv_layers(arch, batch) {
+            let g = ConvGeom::new(&x, &w, (stride, stride), (pad, pad));
+            eprintln!("tuning {} {name} ({x:?} * {w:?})...", arch.spec);
+            for t in conv_tuning::tune(gpu, &g, reps) {
+                let ms = |algo: &str| t.seconds.iter().find(|(a, _)| *a == algo).map(|&(_, s)| 1e3 * s);
+                let mut row = vec![arch.spec.clone(), name.clone(), t.pass.name().to_string()];
+                row.extend(CANDIDATES.iter().map(|(a, _)| ms(a).map_or("n/a".into(), |v| format!("{v:.2}"))));
+                row.push(t.chosen.to_string());
+                rows.push(row);
+                let secs: serde_json::Map<String, Value> =
+                    t.seconds.iter().map(|&(a, s)| (a.to_string(), json!(1e3 * s))).collect();
+                json_rows.push(json!({"arch": arch.spec, "layer": name, "x_shape": x, "w_shape": w, "stride": stride,
+                    "pad": pad, "pass": t.pass.name(), "ms": secs, "chosen": t.chosen}));
+            }
+        }
+    }
+    println!(
+        "{}",
+        report::markdown_table(&["arch", "layer", "pass", "fast ms", "direct ms", "im2col ms", "chosen"], &rows)
+    );
+    match conv_tuning::save()? {
+        Some(p) => println!("conv tuning: {} choices recorded in {}", rows.len(), p.display()),
+        None => println!("conv tuning: ADVLAB_CONV_TUNING=off, choices not recorded"),
+    }
+    Ok(json!(json_rows))
 }
 
 /// `advlab bench gemm`: GFLOP/s per size and variant, with numpy's figure

@@ -61,6 +61,9 @@ impl Arch {
                         let (hq, wq) = fast_padded(oh, ow, bp, k, 1, h, w);
                         largest = largest.max(out * hq * wq).max(out * oh * ow.div_ceil(8) * 8);
                     }
+                    // (a layer tuned to im2col (ops::conv_tuning) is
+                    // recorded at one batch size, where its column
+                    // matrices were built while timing it)
                     if im2col {
                         largest = largest.max(c * k * k * oh * ow);
                     }

@@ -2,8 +2,10 @@
 //! weight layout [O, C, KH, KW], zero padding, any stride and kernel size)
 //! forward and backward.
 //!
-//! Three implementations ([`ConvAlgo`]); the default `Auto` takes the fast
-//! kernels where they apply, else the plain direct ones:
+//! Three implementations ([`ConvAlgo`]); the default `Auto` takes what
+//! `advlab bench conv --tune` recorded as fastest for the pass, shape and
+//! adapter ([`conv_tuning`]), else `Fast`: the fast kernels where they
+//! apply, else the plain direct ones:
 //! - fast: the input (or dy) is copied once into a zero-padded layout with
 //!   whole-vec4 rows and the weights packed [tap][channel]; the kernels then
 //!   use only vec4 loads and big register tiles (shaders/conv2d.wgsl says
@@ -42,6 +44,7 @@
 use std::sync::Arc;
 
 use crate::gpu::{groups_1d, kernels as k, Bind, Gpu, LINEAR_WIDTH};
+use crate::ops::conv_tuning::{self, ConvPass};
 use crate::ops::{gemm, reduce};
 use crate::tensor::Tensor;
 
@@ -75,11 +78,14 @@ const WG: usize = 64;
 /// Which implementation a pass uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConvAlgo {
+    /// What `advlab bench conv --tune` recorded as fastest for this pass,
+    /// shape and adapter ([`conv_tuning`]), else `Fast`.
+    #[default]
+    Auto,
     /// The fast kernels where they apply (horizontal stride <= 2, kernel
     /// width <= 9; stride 1 for the data gradient; at most 5 x 5 taps-worth
     /// for the weight gradient), else `Direct`.
-    #[default]
-    Auto,
+    Fast,
     /// Plain implicit-GEMM kernels straight from the NCHW tensors, any
     /// geometry (one dispatch, bounds-checked scalar loads).
     Direct,
@@ -88,11 +94,12 @@ pub enum ConvAlgo {
 }
 
 impl ConvAlgo {
-    /// `ADVLAB_CONV_ALGO=direct|im2col` overrides `Auto` (comparing
+    /// `ADVLAB_CONV_ALGO=fast|direct|im2col` overrides `Auto` (comparing
     /// implementations on one machine, as `ADVLAB_GEMM_PATH` does for GEMM).
     pub fn from_env() -> ConvAlgo {
         static A: std::sync::OnceLock<ConvAlgo> = std::sync::OnceLock::new();
         *A.get_or_init(|| match std::env::var("ADVLAB_CONV_ALGO").as_deref() {
+            Ok("fast") => ConvAlgo::Fast,
             Ok("direct") => ConvAlgo::Direct,
             Ok("im2col") => ConvAlgo::Im2col,
             _ => ConvAlgo::Auto,
@@ -267,15 +274,16 @@ fn forward(
     if let Some(b) = b {
         check_len(b, g.o, "bias");
     }
+    let algo = tuned(gpu, algo, ConvPass::Forward, &g);
     let y = gpu.alloc(&g.y_shape());
     match algo {
-        ConvAlgo::Auto if fast_ok(g.kw, g.stride.1) => {
+        ConvAlgo::Fast if fast_applies(ConvPass::Forward, &g) => {
             let f = Fast::forward(&g);
             let xp = f.pad_input(gpu, x);
             fast_conv(gpu, &f, &xp, w, &g, false, b, relu, &y);
             return (y, Some((g, xp)));
         }
-        ConvAlgo::Auto | ConvAlgo::Direct => {
+        ConvAlgo::Auto | ConvAlgo::Fast | ConvAlgo::Direct => {
             let mut p = g.params();
             p.flags = b.is_some() as u32;
             let q = g.n * g.oh * g.ow;
@@ -320,9 +328,10 @@ pub fn conv2d_backward_data_algo(
 ) -> Tensor {
     let g = ConvGeom::new(x_shape, w.shape(), stride, pad);
     check_len(dy, g.y_shape().iter().product(), "dy");
+    let algo = tuned(gpu, algo, ConvPass::Data, &g);
     let dx = gpu.alloc(&g.x_shape());
     match algo {
-        ConvAlgo::Auto if g.stride == (1, 1) && fast_ok(g.kw, 1) && g.pad.0 < g.kh && g.pad.1 < g.kw => {
+        ConvAlgo::Fast if fast_applies(ConvPass::Data, &g) => {
             // stride 1: dx is the full correlation of dy with the flipped,
             // transposed kernel, i.e. a forward convolution.
             let f = Fast {
@@ -342,7 +351,7 @@ pub fn conv2d_backward_data_algo(
             let dyp = f.pad_input(gpu, dy);
             fast_conv(gpu, &f, &dyp, w, &g, true, None, false, &dx);
         }
-        ConvAlgo::Auto | ConvAlgo::Direct => {
+        ConvAlgo::Auto | ConvAlgo::Fast | ConvAlgo::Direct => {
             let p = g.params();
             let jt = g.w.div_ceil(g.stride.1).div_ceil(TP);
             let threads = g.n * g.h * g.stride.1 * jt;
@@ -389,11 +398,12 @@ pub fn conv2d_backward_weight_algo(
     let x = &input.x;
     let g = ConvGeom::new(x.shape(), w_shape, stride, pad);
     check_len(dy, g.y_shape().iter().product(), "dy");
+    let algo = tuned(gpu, algo, ConvPass::Weight, &g);
     let kdim = g.c * g.kh * g.kw;
     let q = g.n * g.oh * g.ow;
     match algo {
-        ConvAlgo::Auto if fast_weight_ok(g.kh, g.kw, g.stride.1) => fast_weight_grad(gpu, &g, dy, input),
-        ConvAlgo::Auto | ConvAlgo::Direct => {
+        ConvAlgo::Fast if fast_applies(ConvPass::Weight, &g) => fast_weight_grad(gpu, &g, dy, input),
+        ConvAlgo::Auto | ConvAlgo::Fast | ConvAlgo::Direct => {
             // Split the long reduction over N*OH*OW into chunks so there are
             // enough threads, then sum the partial gradients.
             let tiles = kdim.div_ceil(TP) * g.o.div_ceil(TO);
@@ -461,6 +471,33 @@ fn swap01_into(gpu: &Gpu, x: &Tensor, [a, b, i]: [usize; 3], bias: Option<&Tenso
         ..Default::default()
     };
     gpu.dispatch(&k::CONV2D_SWAP01, &p, &[x, bias.unwrap_or(x), out], groups_1d(a * b * i, WG as u32));
+}
+
+/// The algorithm `pass` of `g` takes by default (`ADVLAB_CONV_ALGO`, else
+/// `Auto` resolved as below).
+pub fn algo_for(gpu: &Gpu, pass: ConvPass, g: &ConvGeom) -> ConvAlgo {
+    tuned(gpu, ConvAlgo::from_env(), pass, g)
+}
+
+/// `Auto` resolved for one pass of `g`: what the tuning records say for
+/// this adapter and shape ([`conv_tuning`]), else `Fast`; any other
+/// choice stands.
+fn tuned(gpu: &Gpu, algo: ConvAlgo, pass: ConvPass, g: &ConvGeom) -> ConvAlgo {
+    match algo {
+        ConvAlgo::Auto => conv_tuning::recorded(gpu, pass, g).unwrap_or(ConvAlgo::Fast),
+        other => other,
+    }
+}
+
+/// Whether the fast kernels run `pass` of `g` (`Fast` falls back to
+/// `Direct` elsewhere).
+pub fn fast_applies(pass: ConvPass, g: &ConvGeom) -> bool {
+    match pass {
+        ConvPass::Forward => fast_ok(g.kw, g.stride.1),
+        // stride 1 only: dx is then a forward convolution of padded dy
+        ConvPass::Data => g.stride == (1, 1) && fast_ok(g.kw, 1) && g.pad.0 < g.kh && g.pad.1 < g.kw,
+        ConvPass::Weight => fast_weight_ok(g.kh, g.kw, g.stride.1),
+    }
 }
 
 /// Whether `forward_fast` handles this kernel width and horizontal stride.

@@ -5,6 +5,7 @@ pub mod attack;
 pub mod batchnorm;
 pub mod certify;
 pub mod conv2d;
+pub mod conv_tuning;
 pub mod dropout;
 pub mod elementwise;
 pub mod gemm;

@@ -25,6 +25,8 @@ pub fn envelope(command: &str, gpu: Option<&Gpu>, settings: Value, results: Valu
         "advlab_version": env!("CARGO_PKG_VERSION"),
         "adapter": gpu.map(|g| g.adapter_name()),
         "adapter_driver": gpu.map(|g| format!("{} {}", g.info.driver, g.info.driver_info)),
+        // which conv layers ran which algorithm (ops::conv_tuning)
+        "conv_tuning": gpu.map(crate::ops::conv_tuning::summary),
         "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "settings": settings,
         "results": results,
