@@ -33,6 +33,7 @@ struct Params {
 @group(0) @binding(9) var<storage, read_write> stat_b: array<f32>; // invstd | dbeta
 @group(0) @binding(10) var<storage, read_write> run_mean: array<f32>;
 @group(0) @binding(11) var<storage, read_write> run_var: array<f32>;
+@group(0) @binding(12) var<storage, read_write> out4: array<vec4<f32>>;
 
 const WG: u32 = 256u;
 var<workgroup> red_a: array<f32, 256>;
@@ -137,6 +138,18 @@ fn eval_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     if (i >= p.n * p.c * p.hw) { return; }
     let c = (i / p.hw) % p.c;
     out[i] = (ld(xt, i) - mean_in[c]) * inverseSqrt(scale_in[c] + p.eps) * gamma[c] + beta[c];
+}
+
+// eval_forward for HW % 4 == 0: 4 elements of one channel per thread, so
+// the four per-channel values (storage loads, a per-lane loop each on
+// llvmpipe) are read once per 4 elements, and one vec4 store.
+@compute @workgroup_size(256)
+fn eval_forward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i * 4u >= p.n * p.c * p.hw) { return; }
+    let c = (i * 4u / p.hw) % p.c;
+    let a = inverseSqrt(scale_in[c] + p.eps) * gamma[c];
+    out4[i] = (ldt(xt, i) - mean_in[c]) * a + beta[c];
 }
 
 // One workgroup per channel: dgamma = sum dy*xhat, dbeta = sum dy, then

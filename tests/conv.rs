@@ -417,13 +417,22 @@ fn conv_relu_matches_oracle() {
 
 // ---- per-layer tuning (ops::conv_tuning) ------------------------------------
 
+/// Whether `Auto` consults tuning records in this environment (it does
+/// not with ADVLAB_CONV_TUNING=off or an ADVLAB_CONV_ALGO override).
+fn tuning_in_force() -> bool {
+    let on = advlab::ops::conv_tuning::default_path().is_some() && ConvAlgo::from_env() == ConvAlgo::Auto;
+    if !on {
+        eprintln!("skipping: ADVLAB_CONV_TUNING=off or ADVLAB_CONV_ALGO set");
+    }
+    on
+}
+
 /// A record for one pass and shape sends `Auto` there and nowhere else, and
 /// the recorded algorithm gives the oracle's answer.
 #[test]
 fn tuning_record_steers_auto_for_its_shape_only() {
     use advlab::ops::conv_tuning::{self as tuning, ConvPass};
-    if tuning::default_path().is_none() || ConvAlgo::from_env() != ConvAlgo::Auto {
-        eprintln!("skipping: ADVLAB_CONV_TUNING=off or ADVLAB_CONV_ALGO set");
+    if !tuning_in_force() {
         return;
     }
     let gpu = gpu();
@@ -452,8 +461,7 @@ fn tuning_record_steers_auto_for_its_shape_only() {
 #[test]
 fn tune_records_the_fastest_it_measured() {
     use advlab::ops::conv_tuning::{self as tuning, ConvPass};
-    if tuning::default_path().is_none() || ConvAlgo::from_env() != ConvAlgo::Auto {
-        eprintln!("skipping: ADVLAB_CONV_TUNING=off or ADVLAB_CONV_ALGO set");
+    if !tuning_in_force() {
         return;
     }
     let gpu = gpu();

@@ -136,12 +136,13 @@ pub fn batch_norm_eval_forward(
         dims(x, &[(gamma, "gamma"), (beta, "beta"), (running_mean, "running_mean"), (running_var, "running_var")]);
     let y = gpu.alloc(x.shape());
     let p = Params { n: n as u32, c: c as u32, hw: hw as u32, eps, ..Default::default() };
-    gpu.dispatch(
-        &k::BATCHNORM_EVAL_FORWARD,
-        &p,
-        &[x, gamma, beta, running_mean, running_var, &y],
-        groups_1d(y.len(), 256),
-    );
+    let binds = [x, gamma, beta, running_mean, running_var, &y];
+    if hw.is_multiple_of(4) {
+        // the same bindings: out4 (12) in place of out (7)
+        gpu.dispatch(&k::BATCHNORM_EVAL_FORWARD4, &p, &binds, groups_1d(y.len() / 4, 256));
+    } else {
+        gpu.dispatch(&k::BATCHNORM_EVAL_FORWARD, &p, &binds, groups_1d(y.len(), 256));
+    }
     y
 }
 
