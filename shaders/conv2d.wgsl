@@ -867,7 +867,7 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let iw = i32(ow * p.sw + kw) - i32(p.pw);
     let ok = u32(ih) < p.h && u32(iw) < p.w;
     let src = select(0, i32((n * p.c + c) * p.h * p.w) + ih * i32(p.w) + iw, ok);
-    out[e] = select(0.0, x[src], ok);
+    out[e] = select(0.0, ld(xs, u32(src)), ok);
 }
 
 // dx[n,c,ih,iw] = sum over the (kh,kw) that reach it of dy[(c,kh,kw), (n,oh,ow)]
@@ -896,7 +896,7 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             if (numw < 0) { break; }
             let ow = u32(numw) / p.sw;
             if (ow >= p.ow) { continue; }
-            s += dy[(c * KK + kh * p.kw + kw) * Q + n * P + oh * p.ow + ow];
+            s += ld(dyt, (c * KK + kh * p.kw + kw) * Q + n * P + oh * p.ow + ow);
         }
     }
     out[e] = s;
@@ -913,6 +913,6 @@ fn swap01(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let rest = e / I;
     let a = rest % p.c;
     let b = rest / p.c;
-    let v = x[(a * p.n + b) * I + i];
+    let v = ld(xs, (a * p.n + b) * I + i);
     out[e] = v + select(0.0, bias[a], (p.flags & 1u) != 0u);
 }

@@ -34,12 +34,14 @@
 //!
 //! (AlexNet forward: 15 GFLOP per CPU-second on the fast path, 29 GFLOP/s
 //! wall clock, against 4.0 per CPU-second before the reordering.) im2col
-//! loses on lavapipe twice over: its shuffles (im2col, col2im, the NCHW
-//! swaps) cost a scalar load per element (~60-90 ms each on the AlexNet
-//! layer), and the GEMM on these long, thin shapes was slow (the whole
-//! Im2col forward: 2.2 GFLOP per CPU-second today). On real GPUs the
-//! balance may differ; `Im2col` stays selectable through the `*_algo`
-//! functions.
+//! loses on lavapipe on these layers twice over: its shuffles (im2col,
+//! col2im, the NCHW swaps) cost a texel fetch and a scalar store per
+//! element, and the GEMM on these long, thin shapes is slow. It wins on
+//! deep layers with small planes, where the fast kernel's 4 x 8 output
+//! tiles are mostly padding: vgg-cifar:8 conv11 (64 x 2 x 2, batch 128)
+//! forward 9.6 ms fast, 3.9 ms im2col (6.3 before its shuffles read
+//! textures). `advlab bench conv --tune` finds such layers and records
+//! them ([`conv_tuning`]).
 
 use std::sync::Arc;
 
@@ -367,7 +369,8 @@ pub fn conv2d_backward_data_algo(
             gemm::gemm_into(gpu, &w.reshape(&[g.o, kdim]), &dyt, gemm::TN, None, false, &dcol);
             let mut p = g.params();
             p.total = dx.len() as u32;
-            gpu.dispatch(&k::CONV2D_COL2IM, &p, &[&dcol, &dx], groups_1d(dx.len(), WG as u32));
+            // out(5), dyt(13) (the column gradient read as a texture)
+            gpu.dispatch(&k::CONV2D_COL2IM, &p, &[&dx, &dcol], groups_1d(dx.len(), WG as u32));
         }
     }
     dx
@@ -454,7 +457,8 @@ fn im2col(gpu: &Arc<Gpu>, g: &ConvGeom, x: &Tensor) -> Tensor {
     let col = gpu.alloc(&[kdim, q]);
     let mut p = g.params();
     p.total = (kdim * q) as u32;
-    gpu.dispatch(&k::CONV2D_IM2COL, &p, &[x, &col], groups_1d(kdim * q, WG as u32));
+    // out(5), xs(14) (x read as a texture)
+    gpu.dispatch(&k::CONV2D_IM2COL, &p, &[&col, x], groups_1d(kdim * q, WG as u32));
     col
 }
 
@@ -470,7 +474,8 @@ fn swap01_into(gpu: &Gpu, x: &Tensor, [a, b, i]: [usize; 3], bias: Option<&Tenso
         total: (a * b * i) as u32,
         ..Default::default()
     };
-    gpu.dispatch(&k::CONV2D_SWAP01, &p, &[x, bias.unwrap_or(x), out], groups_1d(a * b * i, WG as u32));
+    // bias(3), out(5), xs(14) (x read as a texture)
+    gpu.dispatch(&k::CONV2D_SWAP01, &p, &[bias.unwrap_or(x), out, x], groups_1d(a * b * i, WG as u32));
 }
 
 /// The algorithm `pass` of `g` takes by default (`ADVLAB_CONV_ALGO`, else
