@@ -701,8 +701,15 @@ fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &ConvInput) ->
         }
     };
     let owp = f.owt() * 8;
-    // dy rows must be whole 8-column tiles
-    let dyp = pad_planes(gpu, dy, g.n * g.o, (g.oh, g.ow), (g.oh, owp), (0, 0));
+    // dy rows must be whole 8-column tiles; where they are, dy as it is
+    // (alexnet-cifar conv1: a 4.2M-float copy a step saved, ~10 ms)
+    let padded_dy;
+    let dyp = if owp == g.ow {
+        dy
+    } else {
+        padded_dy = pad_planes(gpu, dy, g.n * g.o, (g.oh, g.ow), (g.oh, owp), (0, 0));
+        &padded_dy
+    };
     // work items: columns (n, 8-column tile), each walked over every output row
     let cols = g.n * f.owt();
     let per_chunk_threads = g.c * g.o.div_ceil(8);
@@ -729,7 +736,7 @@ fn fast_weight_grad(gpu: &Arc<Gpu>, g: &ConvGeom, dy: &Tensor, x: &ConvInput) ->
     let groups = grid(gpu, [(chunks * g.c).div_ceil(WG), g.o.div_ceil(8), 1], "backward_weight_fast");
     let consts = [("KW", g.kw as f64), ("SW", g.stride.1 as f64), ("SH", g.stride.0 as f64), ("KH", g.kh as f64)];
     // bindings in order: out(5), xt(10), dyt(13)
-    let binds = [Bind::Buf(&part, None), Bind::Buf(xp, None), Bind::Buf(&dyp, None)];
+    let binds = [Bind::Buf(&part, None), Bind::Buf(xp, None), Bind::Buf(dyp, None)];
     gpu.dispatch_binds(&k::CONV2D_BACKWARD_WEIGHT_FAST, &consts, &p, &binds, groups);
     if chunks == 1 {
         return part.reshape(&g.w_shape());
