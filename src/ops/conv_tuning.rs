@@ -155,7 +155,10 @@ pub fn read(path: &std::path::Path) -> Result<Records> {
 /// The recorded algorithm for `pass` of `g` on `gpu`'s adapter, if any.
 pub fn recorded(gpu: &Gpu, pass: ConvPass, g: &ConvGeom) -> Option<ConvAlgo> {
     let t = table().lock().unwrap();
-    t.path.as_ref()?;
+    // (no key formatting per conv call in the common untuned case)
+    if t.path.is_none() || t.records.is_empty() {
+        return None;
+    }
     t.records.get(&gpu.adapter_name())?.get(&key(pass, g)).and_then(|a| algo_named(a))
 }
 
