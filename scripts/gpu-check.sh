@@ -6,11 +6,14 @@
 #
 # Usage: scripts/gpu-check.sh [OUT_DIR] [-- extra `bench suite` flags]
 #   OUT_DIR (default gpu-check-out/) gets build.log, test.log, bench.log,
-#   info.txt and results.json.
+#   info.txt, conv-tune.log, conv-tune.json, conv-tuning.json and
+#   results.json.
 # Environment: MNIST, CIFAR (data specs for bench suite; default the
 #   ../shared/data layout), ADVLAB_TEST_DEVICE=gpu to make the tests fail
 #   rather than fall back to a CPU adapter, SKIP_TESTS=1 to go straight to
-#   the benchmark.
+#   the benchmark, TUNE=0 to skip the conv tuning step (`bench conv
+#   --tune` at batch 128 into OUT_DIR/conv-tuning.json, which the suite
+#   then follows).
 # Needs: a Rust toolchain (cargo), a Vulkan/Metal/DX12 driver. On Linux
 # without a GPU it runs on lavapipe (apt-get install mesa-vulkan-drivers).
 set -euo pipefail
@@ -49,6 +52,18 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
     fi
     grep -E "^test result:" "$out/test.log" | awk '{p+=$4; f+=$6; i+=$8} END {print "tests: " p " passed, " f " failed, " i " ignored"}'
     grep -E "^(test .* FAILED|failures:)" "$out/test.log" | head -20 || true
+fi
+
+# Per-layer conv algorithm choice, measured on this adapter at the suite's
+# batch (128) and kept in OUT_DIR/conv-tuning.json, which the suite then
+# follows (ops::conv_tuning; TUNE=0 skips this and uses the fast kernels).
+if [ "${TUNE:-1}" != 0 ]; then
+    export ADVLAB_CONV_TUNING="${ADVLAB_CONV_TUNING:-$(cd "$out" && pwd)/conv-tuning.json}"
+    echo "== conv tuning (log: $out/conv-tune.log, records: $ADVLAB_CONV_TUNING)"
+    "$bin" bench conv --arch lenet,alexnet-cifar --batch 128 --reps 3 --tune --results "$out/conv-tune.json" \
+        >"$out/conv-tune.log" 2>&1 || { tail -5 "$out/conv-tune.log"; exit 1; }
+    grep -cE "\| (fast|direct|im2col) \|$" "$out/conv-tune.log" | sed 's/^/conv passes tuned: /'
+    grep -E "\| (direct|im2col) \|$" "$out/conv-tune.log" || echo "(every pass chose the fast kernels)"
 fi
 
 echo "== bench suite (log: $out/bench.log)"
