@@ -209,10 +209,21 @@ pub struct PassTiming {
     pub chosen: &'static str,
 }
 
-/// Whether `algo`'s own kernels run `pass` of `g` (`Fast` falls back to
-/// `Direct` where the fast kernels do not apply: no separate candidate).
-fn handles(algo: ConvAlgo, pass: ConvPass, g: &ConvGeom) -> bool {
-    algo != ConvAlgo::Fast || conv2d::fast_applies(pass, g)
+/// Whether `algo`'s own kernels run `pass` of `g` on `gpu` (`Fast` falls
+/// back to `Direct` where the fast kernels do not apply: no separate
+/// candidate; `Im2col` needs its column matrix within one binding and one
+/// linear texture).
+fn handles(gpu: &Gpu, algo: ConvAlgo, pass: ConvPass, g: &ConvGeom) -> bool {
+    match algo {
+        ConvAlgo::Fast => conv2d::fast_applies(pass, g),
+        ConvAlgo::Im2col => {
+            let l = &gpu.limits;
+            let texture = l.max_texture_dimension_2d as u64 * crate::gpu::LINEAR_WIDTH as u64 * 4;
+            let storage = l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 4;
+            ((g.c * g.kh * g.kw) as u64) * ((g.n * g.oh * g.ow) as u64) <= texture.min(storage)
+        }
+        _ => true,
+    }
 }
 
 /// Time every algorithm on each pass of `g` (random data, one warm-up call,
@@ -238,7 +249,7 @@ pub fn tune(gpu: &std::sync::Arc<Gpu>, g: &ConvGeom, reps: usize) -> Vec<PassTim
     for pass in ConvPass::ALL {
         let mut seconds = Vec::new();
         for (name, algo) in CANDIDATES {
-            if !handles(algo, pass, g) {
+            if !handles(gpu, algo, pass, g) {
                 continue;
             }
             let run = || match pass {
