@@ -27,17 +27,6 @@ use rand::Rng;
 
 // ---- helpers ---------------------------------------------------------------
 
-/// WGSL's sign(): -1, 0 or 1 (f64::signum gives 1 at +0).
-fn sign0(v: f64) -> f64 {
-    if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }
-}
-
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlp_784_32_16_10")
 }

@@ -21,20 +21,7 @@ fn unary_functions_match_oracle() {
             (Unary::Relu, 0.0, 0.0, Box::new(|v| v.max(0.0))),
             (Unary::Sigmoid, 0.0, 0.0, Box::new(|v| 1.0 / (1.0 + (-v).exp()))),
             (Unary::Tanh, 0.0, 0.0, Box::new(|v| v.tanh())),
-            (
-                Unary::Sign,
-                0.0,
-                0.0,
-                Box::new(|v| {
-                    if v > 0.0 {
-                        1.0
-                    } else if v < 0.0 {
-                        -1.0
-                    } else {
-                        0.0
-                    }
-                }),
-            ),
+            (Unary::Sign, 0.0, 0.0, Box::new(sign0)),
             (Unary::Clamp, -0.5, 0.25, Box::new(|v| v.clamp(-0.5, 0.25))),
             (Unary::Abs, 0.0, 0.0, Box::new(|v| v.abs())),
             (Unary::Square, 0.0, 0.0, Box::new(|v| v * v)),

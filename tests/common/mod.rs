@@ -35,6 +35,17 @@ pub fn randn(rng: &mut ChaCha8Rng, n: usize, scale: f32) -> Vec<f32> {
 }
 
 /// max |a-b| / (1 + |b|) — relative where values are large, absolute near 0.
+/// WGSL's sign(): -1, 0 or 1 (f64::signum gives 1 at +0).
+pub fn sign0(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
 pub fn max_rel_err(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
     a.iter().zip(b).map(|(&x, &y)| (x as f64 - y).abs() / (1.0 + y.abs())).fold(0.0, f64::max)
