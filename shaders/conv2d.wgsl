@@ -511,7 +511,8 @@ fn gput(kh: u32, kw: u32, base: u32, ckk: u32, nleft: u32) {
 // (ow a multiple of 4; one vec4 of the output per invocation); ph, pw are
 // signed (bitcast), so a negative pad crops. Source [n,c,h,w]; out is
 // `padded` (bound as a linear texture by the fast kernels, see `ldt`).
-// vec4 e of the padded planes (see `pad`).
+// vec4 e of that layout, for `pad` (into the buffer) and `pad_tex` (into
+// the texture).
 fn pad_vec(e: u32) -> vec4<f32> {
     let w4n = p.ow / 4u;
     let j = (e % w4n) * 4u;

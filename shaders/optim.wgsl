@@ -1,6 +1,7 @@
 // Optimiser updates, one thread per 4 parameters. Operands are read
-// (except by `sgd_small`) from a linear texture copy (see Gpu::dispatch_binds; w, m and v are bound
-// twice: a texture to read, a storage buffer to write): on lavapipe a
+// (except by `sgd_small`) from a linear texture copy (see
+// Gpu::dispatch_binds; w, m and v are bound twice: a texture to read, a
+// storage buffer to write): on lavapipe a
 // storage load is a per-lane loop, a texel fetch a few cycles. Pooled
 // buffers are padded to 256 bytes, so the last vec4 is always in bounds;
 // padding lanes compute garbage that nobody reads.

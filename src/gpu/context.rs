@@ -136,7 +136,9 @@ pub struct Gpu {
     /// Small read-only tensors uploaded once and shared (see `constant`).
     constants: Mutex<HashMap<ConstantKey, Tensor>>,
     /// Linear texture copies of tensors bound to texture bindings (see
-    /// `dispatch_binds`); used only with `rec` locked.
+    /// `dispatch_binds`); filled only with `rec` locked
+    /// (`claim_linear_texture` stamps an entry without it, before its
+    /// caller records the dispatch that writes it).
     linear_textures: TexCache,
     /// Other texture copies of tensors (GEMM operand layouts and the
     /// like; see [`Gpu::tensor_texture`]); locked before `rec`, never while

@@ -229,17 +229,9 @@ fn handles(gpu: &Gpu, algo: ConvAlgo, pass: ConvPass, g: &ConvGeom) -> bool {
 /// Time every algorithm on each pass of `g` (random data, one warm-up call,
 /// then the best of `reps` synced calls) and record the fastest.
 pub fn tune(gpu: &std::sync::Arc<Gpu>, g: &ConvGeom, reps: usize) -> Vec<PassTiming> {
-    let mut seed = 0x9e37_79b9u32;
-    let mut rand = |n: usize| -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                seed as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect()
-    };
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-0.5f32..0.5)).collect() };
     let (xs, ws, ys) = (g.x_shape(), g.w_shape(), g.y_shape());
     let x = gpu.upload(&rand(xs.iter().product()), &xs);
     let w = gpu.upload(&rand(ws.iter().product()), &ws);
