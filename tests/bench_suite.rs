@@ -49,6 +49,12 @@ fn suite_runs_every_workload_in_its_smallest_form() {
     let j = json(&results);
     assert_eq!(j["command"], "bench suite");
     assert!(j["adapter"].is_string());
+    // the host CPU, which is the device on a software adapter
+    assert!(j["host"]["logical_cpus"].as_u64().unwrap() >= 1, "{}", j["host"]);
+    if cfg!(target_os = "linux") {
+        assert!(!j["host"]["cpu"].as_str().unwrap().is_empty(), "{}", j["host"]);
+        assert!(out.lines().any(|l| l.starts_with("host: ")), "no host line:\n{out}");
+    }
     let peak = j["results"]["gemm_peak_gflops"].as_f64().unwrap();
     assert!(peak > 0.0);
     let rows = j["results"]["rows"].as_array().unwrap();

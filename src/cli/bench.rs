@@ -256,6 +256,7 @@ pub fn gemm(gpu_opts: &GpuOptions, sizes: &[usize], reps: usize, results: &Path)
         })
         .collect();
     println!("adapter: {}", gpu.adapter_name());
+    println!("host: {}", report::host_line());
     println!("{}", report::markdown_table(&["M=N=K", "variant", "GFLOP/s", "ms", "numpy GFLOP/s"], &table));
     report::write_json(
         results,
@@ -296,6 +297,7 @@ pub fn suite(gpu_opts: &GpuOptions, cfg: &crate::bench::suite::SuiteConfig, resu
         })
         .collect();
     println!("adapter: {}; GEMM peak {:.1} GFLOP/s ({}³)", gpu.adapter_name(), rep.gemm_peak_gflops, cfg.peak_size);
+    println!("host: {}", report::host_line());
     println!(
         "{}",
         report::markdown_table(

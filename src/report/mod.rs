@@ -25,12 +25,42 @@ pub fn envelope(command: &str, gpu: Option<&Gpu>, settings: Value, results: Valu
         "advlab_version": env!("CARGO_PKG_VERSION"),
         "adapter": gpu.map(|g| g.adapter_name()),
         "adapter_driver": gpu.map(|g| format!("{} {}", g.info.driver, g.info.driver_info)),
+        // on a software adapter (lavapipe) the host CPU is the device
+        "host": host(),
         // which conv layers ran which algorithm (ops::conv_tuning)
         "conv_tuning": gpu.map(crate::ops::conv_tuning::summary),
         "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "settings": settings,
         "results": results,
     })
+}
+
+/// The machine a run was measured on: its CPU model (from /proc/cpuinfo
+/// on Linux, else null), logical CPUs and OS. On a software adapter
+/// (lavapipe) the CPU is the device, and the adapter name does not say
+/// which CPU it was.
+pub fn host() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    json!({
+        "cpu": cpu,
+        "logical_cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "os": std::env::consts::OS,
+    })
+}
+
+/// [`host`] in words, for the line printed above a benchmark's table.
+pub fn host_line() -> String {
+    let h = host();
+    let cpu = h["cpu"].as_str().unwrap_or("unknown CPU");
+    match h["logical_cpus"].as_u64() {
+        Some(n) => format!("{cpu}, {n} logical CPUs ({})", h["os"].as_str().unwrap_or("?")),
+        None => format!("{cpu} ({})", h["os"].as_str().unwrap_or("?")),
+    }
 }
 
 /// Whether `command` may write its results to `path` (see the module doc):
