@@ -53,15 +53,25 @@ pub fn entry_points() -> String {
                     w!("    let ax0 = ax % p.abw + sid;");
                     w!("    let ay0 = ax / p.abw * p.k4 * 4u;");
                 }
+                if la == 'n' {
+                    // rows of A as laid out by their interleaved copy
+                    for g in 0..TM / 8 {
+                        w!("    let ar{g} = arow(rb + {}u + sid);", g * 8);
+                    }
+                }
                 if lb == 'n' {
                     w!("    let bx = cb % p.bbw;");
                     w!("    let by0 = cb / p.bbw * p.k4 * 4u;");
+                } else {
+                    for e in 0..4 {
+                        w!("    let br{e} = brow(cb * 4u + {e}u);");
+                    }
                 }
                 w!("    for (var k4 = 0u; k4 < p.k4; k4++) {{");
                 // a(r, kk): A(rb + r, 4 k4 + kk), as a subgroup broadcast.
                 let a: fn(usize, usize) -> String = if la == 'n' {
                     for g in 0..TM / 8 {
-                        w!("        let ag{g} = textureLoad(ta, vec2<u32>(k4, rb + {}u + sid));", g * 8);
+                        w!("        let ag{g} = textureLoad(ta, vec2<u32>(k4, ar{g}));");
                     }
                     |r, kk| format!("subgroupBroadcast(ag{}[{kk}], {}u)", r / 8, r % 8)
                 } else {
@@ -82,7 +92,7 @@ pub fn entry_points() -> String {
                     // Bᵀ: 4 texels make the lane's 4 x 4 block, transposed by
                     // register renaming.
                     for e in 0..4 {
-                        w!("        let bt{e} = textureLoad(tb, vec2<u32>(k4, cb * 4u + {e}u));");
+                        w!("        let bt{e} = textureLoad(tb, vec2<u32>(k4, br{e}));");
                     }
                     for kk in 0..4 {
                         w!("        let b{kk} = vec4<f32>(bt0[{kk}], bt1[{kk}], bt2[{kk}], bt3[{kk}]);");

@@ -20,9 +20,11 @@
 // across their rows, are stored in vertical bands (`band_store`) so that a
 // subgroup's K loop walks down a narrow band instead of jumping a whole
 // operand row (a 4-8 KiB page) per K step. The host copies an operand
-// whose rows are a multiple of 64 floats straight into its texture (one
-// copy per band); `pack_tex` writes any other one zero-padded, so the
-// kernels need no edge cases in their inner loops.
+// straight into its texture where it can: a banded one whose rows are a
+// multiple of 64 floats (one copy per band), a plain one (A, Bᵀ) whose rows
+// are whole vec4s (one copy per residue class of its rows mod g, which
+// interleaves them: `arow`, `brow`); `pack_tex` writes any other one
+// zero-padded, so the kernels need no edge cases in their inner loops.
 //
 // Measured (`advlab bench gemm` 1024^3 on the 2-core machine with other
 // jobs running, GFLOP/s NN/NT/TN, back to back):
@@ -68,6 +70,12 @@ struct Params {
     abw: u32,
     bbw: u32,
     pad: u32,
+    // gemm_tex: row interleave of A and Bᵀ (plain layouts) and texture rows
+    // per residue class (`arow`, `brow`).
+    ag: u32,
+    ah: u32,
+    bg: u32,
+    bh: u32,
 }
 
 // Lanes per workgroup of the GEMM entry points: 64, or fewer for narrow C
@@ -124,6 +132,18 @@ fn pack_tex_v4(@builtin(global_invocation_id) gid: vec3<u32>) {
     var v = vec4<f32>(0.0);
     if (gid.y < p.rows && gid.x * 4u < p.cols) { v = src4(gid.y * (p.cols / 4u) + gid.x); }
     band_store(gid.x, gid.y, v);
+}
+
+// Texture row of row r of A / Bᵀ in a plain layout, whose copy
+// (`interleaved_regions`) put rows r, r + g, r + 2g, … one after another:
+// (r % g) * h + r / g (r itself when g = 1). Computed once per lane, before
+// the K loop.
+fn arow(r: u32) -> u32 {
+    return (r % p.ag) * p.ah + r / p.ag;
+}
+
+fn brow(r: u32) -> u32 {
+    return (r % p.bg) * p.bh + r / p.bg;
 }
 
 fn epilogue(i: u32, j: u32, s: f32) {

@@ -279,13 +279,28 @@ fn gemm_tex_copied_operands() {
 }
 
 /// Plain-layout operands (A [M, K], Bᵀ [N, K]) whose rows are whole vec4s
-/// but not multiples of 64 floats are copied row by row: K = 68, 100, 784;
-/// M = 37 after M = 60 of the same K, so A's texture rows past M hold the
-/// older product's data.
+/// but not multiples of 64 floats are copied with their rows interleaved:
+/// K = 68, 100, 784; M = 37 after M = 60 of the same K, so A's texture
+/// rows past M hold the older product's data.
 #[test]
 fn gemm_tex_row_copied_operands() {
     for t in [NN, NT] {
         for &(m, n, k) in &[(60, 48, 100), (37, 48, 100), (64, 500, 784), (10, 500, 784), (3, 20, 68)] {
+            check_path(m, n, k, t, true, true, GemmPath::CpuTex);
+        }
+    }
+}
+
+/// Every row interleave of the plain layouts (g = 16, 8, 4, 2, 1 for K / 4
+/// odd, 2, 4, 8 and 16 mod 32), with M and N on no multiple of g, so the
+/// last residue classes hold fewer rows; every transpose, as A, Bᵀ, both
+/// or neither are interleaved. A row put in the wrong texture row (a
+/// wrong class or class height) fails the oracle.
+#[test]
+fn gemm_tex_interleaved_rows() {
+    assert_eq!([4, 8, 16, 32, 64, 96, 784].map(advlab::gpu::row_interleave), [16, 8, 4, 2, 1, 2, 4]);
+    for t in [NN, NT, TN, TT] {
+        for &(m, n, k) in &[(37, 29, 4), (45, 19, 8), (33, 50, 16), (41, 23, 32), (35, 21, 96), (3, 5, 36), (1, 1, 8)] {
             check_path(m, n, k, t, true, true, GemmPath::CpuTex);
         }
     }

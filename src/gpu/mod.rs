@@ -12,7 +12,8 @@ pub use recorder::CopyRegion;
 mod texcache;
 
 pub use context::{
-    adapter_report, banded_regions, list_adapters, row_regions, Bind, DeviceChoice, Gpu, GpuOptions, LINEAR_WIDTH,
+    adapter_report, banded_regions, interleaved_regions, list_adapters, row_interleave, Bind, DeviceChoice, Gpu,
+    GpuOptions, LINEAR_WIDTH,
 };
 pub use kernel::{kernels, BindingKind, Kernel};
 pub use pool::BufferPool;

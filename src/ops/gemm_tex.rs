@@ -2,8 +2,8 @@
 //! whose subgroups are 8 wide (lavapipe on a 256-bit CPU).
 //!
 //! Each product puts A and B, each as stored (transposed or not), into two
-//! scratch rgba32float textures: a copy when the rows are whole 256-byte
-//! pitches, else `pack_tex` (zero padding, any row length); then one of the
+//! scratch rgba32float textures: copies where the rows allow (see `pack`),
+//! else `pack_tex` (zero padding, any row length); then one of the
 //! four `gemm_tex_XY` kernels (per transpose combination; 32 rows x 4
 //! columns of C per lane, A shared across a subgroup by broadcast) reads
 //! them. Aᵀ and B are kept in vertical bands (see `layouts`). The shader
@@ -17,7 +17,7 @@
 //! emits `fma` as a multiply and an add, so 16 flops per cycle per core,
 //! ~83 GFLOP/s here, is the ceiling.
 
-use crate::gpu::{banded_regions, kernels as k, row_regions, Bind, Gpu};
+use crate::gpu::{banded_regions, interleaved_regions, kernels as k, row_interleave, Bind, Gpu};
 use crate::tensor::Tensor;
 
 use super::gemm::Trans;
@@ -37,6 +37,10 @@ crate::gpu::params::params_struct! {
         abw: u32,
         bbw: u32,
         pad: u32,
+        ag: u32,
+        ah: u32,
+        bg: u32,
+        bh: u32,
     }
 }
 
@@ -60,17 +64,25 @@ fn wg_for(n: usize) -> usize {
 /// An operand's texture: logically `width` x `height` texels (texel (c, r)
 /// = x(r, 4c .. 4c + 3) of x as stored), kept as bands of `bw` texels
 /// stacked vertically (texture `bw` x `bands * height`; `bw = width` is
-/// the plain layout).
+/// the plain layout). A plain layout whose rows are whole vec4s (no K
+/// padding) has its rows interleaved `g` ways, as the copy that fills it
+/// writes them (`interleaved_regions`): row r at texture row (r % g) *
+/// `rows_per_class()` + r / g; `g = 1` keeps rows in order.
 #[derive(Clone, Copy, Debug)]
 struct Layout {
     width: usize,
     height: usize,
     bw: usize,
+    g: usize,
 }
 
 impl Layout {
+    fn rows_per_class(&self) -> usize {
+        self.height.div_ceil(self.g)
+    }
+
     fn texture(&self) -> (u32, u32) {
-        (self.bw as u32, (self.width.div_ceil(self.bw) * self.height) as u32)
+        (self.bw as u32, (self.width.div_ceil(self.bw) * self.rows_per_class() * self.g) as u32)
     }
 }
 
@@ -86,7 +98,7 @@ fn banded(width: usize, height: usize, min_bw: usize, tex: usize) -> Layout {
     while bw < width && width.div_ceil(bw) * height > tex {
         bw *= 2;
     }
-    Layout { width, height, bw: bw.min(width) }
+    Layout { width, height, bw: bw.min(width), g: 1 }
 }
 
 /// The layouts of A and B, each as stored: A [M, K] as K4 x (M rounded up
@@ -94,9 +106,12 @@ fn banded(width: usize, height: usize, min_bw: usize, tex: usize) -> Layout {
 /// block), B [K, N] as N4 x 4 K4 in bands of >= 8 texels (one subgroup's
 /// columns; 64-texel bands, one workgroup's, measured the same within
 /// noise), Bᵀ [N, K] as K4 x N. Rows up to 4 K4 along K are zero padding.
+/// A and Bᵀ, plain, are copied with their rows interleaved when K is a
+/// multiple of 4, else packed in order.
 fn layouts(t: Trans, m: usize, n: usize, k: usize, tex: usize) -> [Layout; 2] {
     let (m4, n4, k4) = (m.div_ceil(4), n.div_ceil(4), k.div_ceil(4));
-    let plain = |width, height| Layout { width, height, bw: width };
+    let g = if k.is_multiple_of(4) { row_interleave(k) } else { 1 };
+    let plain = |width, height| Layout { width, height, bw: width, g };
     let a = if t.ta { banded(m4, k4 * 4, TM / 4, tex) } else { plain(k4, m.next_multiple_of(TM)) };
     let b = if t.tb { plain(k4, n) } else { banded(n4, k4 * 4, 8, tex) };
     [a, b]
@@ -125,19 +140,20 @@ pub fn supported(gpu: &Gpu, t: Trans, m: usize, n: usize, k: usize) -> bool {
 /// is copied once.
 fn pack(gpu: &Gpu, x: &Tensor, rows: usize, cols: usize, l: Layout, stale_rows_ok: bool) -> wgpu::TextureView {
     let (tw, th) = l.texture();
-    // Rows already in the texture layout, whole 256-byte pitches: copies,
-    // no pack pass (at 1024^3 `pack_tex_v4` took 6.1 ms of a 65 ms product,
-    // the copy 0.9 ms).
-    let copy = cols.is_multiple_of(64) && l.width * 4 == cols && (l.height == rows || stale_rows_ok);
-    // Other rows of whole vec4s in the plain layout: one copy per row (no
-    // pitch rule for a single row). Cheaper than the pack pass, whose
-    // storage-texture stores llvmpipe makes lane by lane, while rows are
-    // long and few: mlp:784-500-10 training 5,420-5,770 -> 6,160-6,680
-    // images/s (X [64, 784], W1 [500, 784], H [64, 500] copied).
-    let rows_copy_pays = cols >= 64 && rows <= 2048;
-    let copy_rows =
-        !copy && rows_copy_pays && l.bw == l.width && l.width * 4 == cols && (l.height == rows || stale_rows_ok);
-    let how = if copy {
+    let whole_rows = l.width * 4 == cols && (l.height == rows || stale_rows_ok);
+    // Plain layouts of whole vec4 rows (`layouts` gave them g): copies, g
+    // of them, in place of the pack pass, whose storage-texture stores
+    // llvmpipe makes lane by lane (mlp:784-500-10 training 5,420-5,770 ->
+    // 6,160-6,680 images/s when X, W1 and H were first copied, row by row).
+    // (A banded layout one band wide has g = 1 and takes this path only
+    // when that is its interleave, i.e. the copy is the banded one.)
+    let copy_rows = l.bw == l.width && whole_rows && cols.is_multiple_of(4) && l.g == row_interleave(cols);
+    // Banded layouts of rows in whole 256-byte pitches: one copy per band
+    // (at 1024^3 `pack_tex_v4` took 6.1 ms of a 65 ms product, the copy
+    // 0.9 ms).
+    let copy_bands = !copy_rows && whole_rows && cols.is_multiple_of(64);
+    assert!(copy_rows || l.g == 1, "gemm_tex: interleaved layout {l:?} must be copied");
+    let how = if copy_bands {
         1
     } else if copy_rows {
         2
@@ -146,10 +162,10 @@ fn pack(gpu: &Gpu, x: &Tensor, rows: usize, cols: usize, l: Layout, stale_rows_o
     };
     let key = [how, rows as u32, cols as u32, l.width as u32, l.height as u32, l.bw as u32, tw, th];
     gpu.tensor_texture(x, key, |texture, view| {
-        if copy {
+        if copy_bands {
             gpu.copy_to_texture(x, texture, banded_regions(x, cols, l.bw, l.height, tw, th));
         } else if copy_rows {
-            gpu.copy_to_texture(x, texture, row_regions(x, rows, cols, tw, th));
+            gpu.copy_to_texture(x, texture, interleaved_regions(x, rows, cols, l.rows_per_class(), tw, th));
         } else {
             let p = Params {
                 rows: rows as u32,
@@ -188,8 +204,8 @@ pub fn gemm_tex(
     let (a_rows, a_cols) = if t.ta { (k, m) } else { (m, k) };
     let (b_rows, b_cols) = if t.tb { (n, k) } else { (k, n) };
     // Each operand's texture is its own, refilled only when the operand is
-    // written. Stale rows are harmless past M (A) and past N (Bᵀ: its
-    // texture is exactly N rows), not along K.
+    // written. Stale rows are harmless past M (A) and past N (Bᵀ: the
+    // lanes that read them own columns past N), not along K.
     let ta = pack(gpu, a, a_rows, a_cols, la, !t.ta);
     let tb = pack(gpu, b, b_rows, b_cols, lb, t.tb);
     let p = Params {
@@ -199,6 +215,10 @@ pub fn gemm_tex(
         flags,
         abw: la.bw as u32,
         bbw: lb.bw as u32,
+        ag: la.g as u32,
+        ah: la.rows_per_class() as u32,
+        bg: lb.g as u32,
+        bh: lb.rows_per_class() as u32,
         ..Default::default()
     };
     let wg = wg_for(n);
