@@ -306,6 +306,15 @@ fn gemm_tex_interleaved_rows() {
     }
 }
 
+/// K = 0 asked of the texture path (which has no empty textures) falls
+/// back and gives C = bias + C, the empty sum.
+#[test]
+fn gemm_tex_empty_inner_dimension() {
+    for t in [NN, NT, TN, TT] {
+        check_path(3, 5, 0, t, true, true, GemmPath::CpuTex);
+    }
+}
+
 /// Threads sharing one Gpu record products of the same shape at once: the
 /// texture path's scratch textures (one per shape) must not be repacked by
 /// one thread between another thread's pack (or copy) and product.

@@ -60,7 +60,7 @@ pub fn banded_regions(
 /// is a multiple of 256, the row pitch a buffer-to-texture copy needs
 /// (1 when `cols` is a multiple of 64, 16 when `cols / 4` is odd).
 pub fn row_interleave(cols: usize) -> usize {
-    assert!(cols.is_multiple_of(4) && cols > 0);
+    assert!(cols.is_multiple_of(4), "row_interleave: {cols} floats is not whole vec4s");
     let c4 = cols / 4;
     16 >> (c4.trailing_zeros().min(4))
 }
