@@ -51,11 +51,12 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!((1..=256).contains(&chains), "CHAINS: expected 1 to 256, got {chains}");
     let results = std::path::PathBuf::from(std::env::args().nth(2).unwrap_or_else(|| "results.json".into()));
     advlab::report::check_results_path(&results, "example alu_peak")?;
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))?;
-    println!("adapter: {} ({:?})", adapter.get_info().name, adapter.get_info().backend);
+    // the adapter every advlab command picks by default (WGPU_BACKEND,
+    // best GPU else the software adapter)
+    let gpu = advlab::gpu::Gpu::new(&advlab::gpu::GpuOptions::default())?;
+    let (device, queue) = (&gpu.device, &gpu.queue);
+    println!("adapter: {}", gpu.adapter_name());
     println!("host: {}", advlab::report::host_line());
-    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))?;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: None,
         source: wgpu::ShaderSource::Wgsl(shader(chains).into()),
@@ -98,16 +99,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!("{chains} fma chains per invocation: {best:.1} GFLOP/s (best of 4)");
-    let info = adapter.get_info();
-    let v = serde_json::json!({
-        "command": "example alu_peak",
-        "advlab_version": env!("CARGO_PKG_VERSION"),
-        "adapter": format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type),
-        "adapter_driver": format!("{} {}", info.driver, info.driver_info),
-        "host": advlab::report::host(),
-        "settings": {"chains": chains, "iters": ITERS, "workgroups": GROUPS, "workgroup_size": WG, "runs": "best of 4 after one"},
-        "results": {"gflops": best},
+    let settings = serde_json::json!({
+        "chains": chains, "iters": ITERS, "workgroups": GROUPS, "workgroup_size": WG, "runs": "best of 4 after one",
     });
+    let v = advlab::report::envelope("example alu_peak", Some(&gpu), settings, serde_json::json!({"gflops": best}));
     advlab::report::write_json(&results, &v)?;
     println!("wrote {}", results.display());
     Ok(())
